@@ -1,0 +1,1 @@
+"""Generated exam clips with known ground truth."""

@@ -1,0 +1,17 @@
+"""``python -m service.serve``: run the API with the embedded defaults."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from service.config import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run("service.app:app", host=settings.host, port=settings.port, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

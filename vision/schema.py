@@ -1,0 +1,97 @@
+"""The one result schema, shared by the command line, the API and the report."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Site = Literal["ankle", "jaw", "wrist", "knee"]
+SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
+Verdict = Literal["good", "review", "failed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Episode(_Model):
+    start_s: float = Field(description="Onset: the first beat's time (the stretch), seconds.")
+    end_s: float = Field(description="Where the oscillation ends, seconds.")
+    beat_count: int
+    frequency_hz: float = Field(description="Median of the per-beat rates in this episode.")
+    beat_times_s: list[float] = Field(default_factory=list)
+    sustained: bool | None = None
+
+
+class Grades(_Model):
+    scats_clonus: int | None = Field(
+        None, ge=0, le=3, description="SCATS clonus: 0 none, 1 < 3 s, 2 3–10 s, 3 > 10 s."
+    )
+    tardieu: int | None = Field(
+        None, description="Tardieu: 3 fatigable clonus < 10 s, 4 infatigable clonus > 10 s."
+    )
+
+
+class Amplitude(_Model):
+    peak_to_peak_px: float | None = None
+    peak_to_peak_fraction: float | None = Field(
+        None, description="Peak-to-peak as a fraction of the part's length (foot, face height)."
+    )
+    peak_to_peak_deg: float | None = Field(None, description="Ankle: angle about the ankle.")
+
+
+class Quality(_Model):
+    verdict: Verdict = "review"
+    issues: list[str] = Field(default_factory=list)
+    tracked_fraction: float | None = None
+    effective_fps: float | None = None
+
+
+class Roi(_Model):
+    """A region in normalized upright-frame coordinates (0–1)."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    w: float = Field(gt=0, le=1)
+    h: float = Field(gt=0, le=1)
+
+
+class Tracking(_Model):
+    method: str | None = Field(
+        None, description="pose | face | motion | manual: how the region was found."
+    )
+    roi: Roi | None = None
+
+
+class VideoSummary(_Model):
+    duration_s: float | None = None
+    fps: float | None = Field(None, description="Measured from the frame timestamps.")
+    nominal_fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    rotation: int | None = Field(None, description="Clockwise degrees applied to stand it up.")
+    variable_frame_rate: bool | None = None
+    codec: str | None = None
+    frame_count: int | None = None
+
+
+class AnalysisResult(_Model):
+    schema_version: str = SCHEMA_VERSION
+    site: Site | None = None
+    clonus_detected: bool | None = None
+    frequency_hz: float | None = Field(None, description="The main episode's dominant beat rate.")
+    beat_count: int | None = Field(None, description="Beats in the main episode.")
+    sustained: bool | None = None
+    episodes: list[Episode] = Field(default_factory=list)
+    amplitude: Amplitude | None = None
+    regularity: float | None = Field(
+        None, description="1 − coefficient of variation of the beat periods (1 = perfectly even)."
+    )
+    confidence: float | None = Field(None, ge=0, le=1)
+    grades: Grades = Field(default_factory=Grades)
+    quality: Quality = Field(default_factory=Quality)
+    tracking: Tracking = Field(default_factory=Tracking)
+    video: VideoSummary = Field(default_factory=VideoSummary)

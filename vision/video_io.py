@@ -1,0 +1,287 @@
+"""Decode a video as a stream of upright frames with their true presentation times.
+
+Phones record at a variable frame rate and store portrait video as landscape frames with a
+rotation in the container's display matrix; nothing here trusts the nominal frame rate.
+
+>>> info = probe("exam.mp4")
+>>> for frame in iter_frames("exam.mp4", info, fmt="gray"):
+...     frame.time_s, frame.image.shape
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from vision.errors import (
+    CorruptVideoError,
+    FrameTooLargeError,
+    NoFramesError,
+    NotAVideoError,
+    NoVideoStreamError,
+    VideoTooLongError,
+    VideoTooShortError,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_DURATION_S = 1.0
+# Frame intervals that differ from the median by more than this fraction mark the video VFR.
+_VFR_TOLERANCE = 0.15
+_CONTAINER_MAGIC = (b"ftyp", b"\x1a\x45\xdf\xa3", b"moov", b"mdat", b"RIFF", b"\x00\x00\x01\xba")
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What the analysis accepts."""
+
+    max_duration_s: float = 120.0
+    max_frame_pixels: int = 3840 * 2160
+    min_duration_s: float = MIN_DURATION_S
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video is, read from its packets' timestamps (not from the nominal rate)."""
+
+    width: int  # upright (after rotation)
+    height: int
+    rotation: int  # degrees clockwise applied to make the stored frames upright: 0/90/180/270
+    codec: str
+    container: str
+    nominal_fps: float | None
+    measured_fps: float
+    duration_s: float
+    frame_count: int
+    variable_frame_rate: bool
+    has_audio: bool
+    frame_times_s: tuple[float, ...]
+
+    def summary(self) -> dict:
+        """The fields without the per-frame times."""
+        data = asdict(self)
+        data.pop("frame_times_s")
+        return data
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    time_s: float
+    image: np.ndarray  # upright, RGB (H, W, 3) or gray (H, W), uint8
+
+
+def _looks_like_container(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    return any(magic in head for magic in _CONTAINER_MAGIC)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise NotAVideoError(f"no such file: {path.name}")
+    if path.stat().st_size == 0:
+        raise NotAVideoError("the file is empty")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.InvalidDataError, av.error.EOFError, av.error.ValueError) as exc:
+        if _looks_like_container(path):
+            raise CorruptVideoError(
+                "the file looks like a video container but is truncated or damaged "
+                "(its index could not be read); upload the complete recording"
+            ) from exc
+        raise NotAVideoError("the file is not a video this service can read") from exc
+    except av.error.FFmpegError as exc:
+        raise CorruptVideoError(f"the video could not be opened ({exc.strerror})") from exc
+
+
+def _display_rotation_cw(first: av.VideoFrame) -> int:
+    """Clockwise degrees that make stored frames upright (PyAV reports the matrix's CCW angle)."""
+    ccw = int(round(first.rotation or 0))
+    return (-ccw) % 360
+
+
+def _decode_first(container: av.container.InputContainer, stream) -> av.VideoFrame | None:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError:
+        return None
+    return None
+
+
+def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
+    """Read a video's geometry and every frame's presentation time; validate it.
+
+    Demuxes the packets (no full decode) to find the true timestamps, then decodes the first
+    frame to confirm the stream is decodable and to read its rotation.
+    """
+    limits = limits or VideoLimits()
+    path = Path(path)
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise NoVideoStreamError("the file has no video track (is it an audio recording?)")
+        stream = container.streams.video[0]
+        if stream.codec_context is None or stream.codec_context.name is None:
+            raise CorruptVideoError("the video track uses a codec this service cannot decode")
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width and height and width * height > limits.max_frame_pixels:
+            raise FrameTooLargeError(
+                f"frames of {width}×{height} are larger than the limit of "
+                f"{limits.max_frame_pixels} pixels; record at 4K or lower"
+            )
+        times = _packet_times(container, stream)
+        has_audio = bool(container.streams.audio)
+        nominal = float(stream.average_rate) if stream.average_rate else None
+        codec = stream.codec_context.name
+        fmt = container.format.name
+    finally:
+        container.close()
+
+    if not times:
+        raise NoFramesError("the video track contains no frames")
+    container = _open(path)
+    try:
+        first = _decode_first(container, container.streams.video[0])
+    finally:
+        container.close()
+    if first is None:
+        raise NoFramesError("no frame of the video could be decoded")
+    width, height = first.width, first.height
+    if width * height > limits.max_frame_pixels:
+        raise FrameTooLargeError(f"frames of {width}×{height} exceed the pixel limit")
+    rotation = _display_rotation_cw(first)
+    if rotation in (90, 270):
+        width, height = height, width
+    return _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
+
+
+def _packet_times(container, stream) -> list[float]:
+    tb = stream.time_base or Fraction(1, 90000)
+    pts: list[int] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            pts.append(int(packet.pts))
+    except av.error.FFmpegError as exc:
+        if not pts:
+            raise CorruptVideoError("the video data is damaged and no frame could be read") from exc
+        raise CorruptVideoError(
+            "the video is truncated or damaged partway through; upload the complete recording"
+        ) from exc
+    pts = sorted(set(pts))
+    start = pts[0] if pts else 0
+    return [float((p - start) * tb) for p in pts]
+
+
+def _info_from_times(
+    times: list[float],
+    width: int,
+    height: int,
+    rotation: int,
+    codec: str,
+    fmt: str,
+    nominal: float | None,
+    has_audio: bool,
+    limits: VideoLimits,
+) -> VideoInfo:
+    t = np.asarray(times, dtype=float)
+    dt = np.diff(t)
+    median_dt = float(np.median(dt)) if dt.size else (1.0 / nominal if nominal else 1 / 30)
+    duration = float(t[-1] - t[0] + median_dt) if t.size else 0.0
+    measured = (t.size - 1) / float(t[-1] - t[0]) if t.size > 1 and t[-1] > t[0] else 0.0
+    vfr = bool(dt.size and np.mean(np.abs(dt - median_dt) > _VFR_TOLERANCE * median_dt) > 0.02)
+    if duration < limits.min_duration_s:
+        raise VideoTooShortError(
+            f"the video is {duration:.2f} s long; at least {limits.min_duration_s:g} s is needed"
+        )
+    if duration > limits.max_duration_s:
+        raise VideoTooLongError(
+            f"the video is {duration:.0f} s long; the limit is {limits.max_duration_s:g} s "
+            "(trim it to the exam)"
+        )
+    return VideoInfo(
+        width=width,
+        height=height,
+        rotation=rotation,
+        codec=codec,
+        container=fmt,
+        nominal_fps=nominal,
+        measured_fps=measured,
+        duration_s=duration,
+        frame_count=int(t.size),
+        variable_frame_rate=vfr,
+        has_audio=has_audio,
+        frame_times_s=tuple(float(x) for x in t),
+    )
+
+
+def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
+    """Rotate a stored frame clockwise by ``rotation_cw`` degrees."""
+    k = (rotation_cw // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
+
+
+def iter_frames(
+    path: str | Path,
+    info: VideoInfo,
+    *,
+    fmt: str = "rgb24",
+    max_side_px: int | None = None,
+) -> Iterator[Frame]:
+    """Yield upright frames with their presentation times, one at a time.
+
+    ``fmt`` is ``"rgb24"`` or ``"gray"``; ``max_side_px`` scales frames down during conversion
+    (cheap in swscale) so that the longer side is at most that many pixels.
+    """
+    container = _open(Path(path))
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 90000)
+        start_pts: int | None = None
+        scale = _scale_size(info, max_side_px)
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    continue
+                if start_pts is None:
+                    start_pts = pts  # times are relative to the first presented frame
+                time_s = float((pts - start_pts) * tb)
+                if scale is not None:
+                    image = frame.to_ndarray(format=fmt, width=scale[0], height=scale[1])
+                else:
+                    image = frame.to_ndarray(format=fmt)
+                yield Frame(index=index, time_s=time_s, image=upright(image, info.rotation))
+                index += 1
+        except av.error.FFmpegError as exc:
+            if index == 0:
+                raise NoFramesError("no frame of the video could be decoded") from exc
+            raise CorruptVideoError(
+                f"the video is damaged after frame {index}; upload the complete recording"
+            ) from exc
+    finally:
+        container.close()
+
+
+def _scale_size(info: VideoInfo, max_side_px: int | None) -> tuple[int, int] | None:
+    if not max_side_px:
+        return None
+    # Stored (pre-rotation) geometry.
+    w, h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+    longest = max(w, h)
+    if longest <= max_side_px:
+        return None
+    s = max_side_px / longest
+    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
