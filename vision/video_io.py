@@ -91,15 +91,13 @@ def _open(path: Path) -> av.container.InputContainer:
         raise NotAVideoError("the file is empty")
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.InvalidDataError, av.error.EOFError, av.error.ValueError) as exc:
+    except av.error.FFmpegError as exc:
         if _looks_like_container(path):
             raise CorruptVideoError(
                 "the file looks like a video container but is truncated or damaged "
                 "(its index could not be read); upload the complete recording"
             ) from exc
         raise NotAVideoError("the file is not a video this service can read") from exc
-    except av.error.FFmpegError as exc:
-        raise CorruptVideoError(f"the video could not be opened ({exc.strerror})") from exc
 
 
 def _display_rotation_cw(first: av.VideoFrame) -> int:
@@ -127,6 +125,10 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     path = Path(path)
     container = _open(path)
     try:
+        if not container.streams:
+            raise CorruptVideoError(
+                "the file has no readable tracks: it is truncated or damaged"
+            )
         if not container.streams.video:
             raise NoVideoStreamError("the file has no video track (is it an audio recording?)")
         stream = container.streams.video[0]
@@ -178,6 +180,12 @@ def _packet_times(container, stream) -> list[float]:
         raise CorruptVideoError(
             "the video is truncated or damaged partway through; upload the complete recording"
         ) from exc
+    expected = int(stream.frames or 0)
+    if expected and len(pts) < 0.98 * expected:
+        raise CorruptVideoError(
+            f"the video is truncated: its index lists {expected} frames but only {len(pts)} "
+            "are in the file; upload the complete recording"
+        )
     pts = sorted(set(pts))
     start = pts[0] if pts else 0
     return [float((p - start) * tb) for p in pts]

@@ -1,0 +1,54 @@
+"""Shared fixtures: small clips made with PyAV, public-domain photos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import pytest
+
+from vision.video_writer import VideoWriter
+
+
+def write_clip(
+    path: Path,
+    frames: int = 45,
+    size: tuple[int, int] = (64, 48),
+    fps: float = 30.0,
+    times_s: list[float] | None = None,
+    **kwargs,
+) -> Path:
+    """A small clip with a moving bright square (so frames differ)."""
+    w, h = size
+    with VideoWriter(path, width=w, height=h, fps=fps, **kwargs) as writer:
+        n = len(times_s) if times_s is not None else frames
+        for i in range(n):
+            img = np.full((h, w, 3), 40, np.uint8)
+            x = (i * 2) % max(1, w - 8)
+            img[4:12, x : x + 8] = 255
+            writer.write(img, None if times_s is None else times_s[i])
+    return path
+
+
+@pytest.fixture
+def clip_factory(tmp_path):
+    counter = iter(range(10_000))
+
+    def make(suffix: str = ".mp4", **kwargs) -> Path:
+        return write_clip(tmp_path / f"clip{next(counter)}{suffix}", **kwargs)
+
+    return make
+
+
+def grace_hopper_rgb() -> np.ndarray:
+    path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data/sample_data/grace_hopper.jpg")
+    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+
+
+def astronaut_rgb() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())

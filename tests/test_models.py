@@ -1,0 +1,93 @@
+"""The landmark models are prepared offline, verified, and put landmarks where they belong."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from models.registry import (
+    ModelUnavailableError,
+    _stored_zip,
+    manifest,
+    model_path,
+    sha256_file,
+)
+from tests.conftest import astronaut_rgb, grace_hopper_rgb
+from vision.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
+
+
+def test_manifest_names_source_checksum_and_offline_recipe():
+    models = manifest()
+    assert set(models) == {"face_landmarker", "pose_landmarker_full"}
+    for entry in models.values():
+        assert entry["official_url"].startswith("https://")
+        assert len(entry["sha256"]) == 64
+        assert entry["offline"]["wheel"].count("==") == 1
+
+
+@pytest.mark.parametrize("name", ["face_landmarker", "pose_landmarker_full"])
+def test_prepared_models_match_their_sha256(name):
+    path = model_path(name)
+    assert sha256_file(path) == manifest()[name]["sha256"]
+
+
+def test_pose_bundle_is_stored_uncompressed():
+    with zipfile.ZipFile(model_path("pose_landmarker_full")) as zf:
+        infos = zf.infolist()
+    assert sorted(i.filename for i in infos) == ["pose_detector.tflite", "pose_landmarks_detector.tflite"]
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in infos)
+
+
+def test_stored_zip_is_byte_identical_every_time():
+    members = {"b.bin": b"\x00" * 10, "a.bin": b"abc"}
+    assert _stored_zip(members) == _stored_zip(dict(reversed(list(members.items()))))
+
+
+def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLONUS_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelUnavailableError, match="make setup"):
+        model_path("face_landmarker")
+
+
+def test_corrupted_model_is_rejected(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLONUS_MODEL_DIR", str(tmp_path))
+    (tmp_path / manifest()["face_landmarker"]["file"]).write_bytes(b"not a model")
+    with pytest.raises(ModelUnavailableError, match="sha256"):
+        model_path("face_landmarker")
+
+
+# Positions measured by hand on the photos (pixels), with the tolerance a person's own
+# reading allows.
+ASTRONAUT_POSE_PX = {"nose": (222, 127), "left_shoulder": (306, 256), "right_shoulder": (112, 240)}
+GRACE_HOPPER_FACE_PX = {"chin": (270, 335), "nose_tip": (267, 247), "forehead": (261, 133)}
+
+
+def test_pose_landmarks_on_astronaut():
+    image = astronaut_rgb()
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=False) as lm:
+        people = lm.detect(image)
+    assert people, "no pose found on the astronaut photo"
+    for name, expected in ASTRONAUT_POSE_PX.items():
+        got = people[0].point(POSE[name])
+        assert np.hypot(*(got - expected)) < 12, (name, got)
+
+
+def test_face_landmarks_on_grace_hopper():
+    image = grace_hopper_rgb()
+    with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+        faces = lm.detect(image)
+    assert len(faces) == 1
+    assert faces[0].xy_px.shape == (478, 2)
+    for name, expected in GRACE_HOPPER_FACE_PX.items():
+        got = faces[0].point(FACE[name])
+        assert np.hypot(*(got - expected)) < 8, (name, got)
+
+
+def test_pose_in_video_mode_tolerates_repeated_timestamps():
+    image = astronaut_rgb()
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=True) as lm:
+        first = lm.detect(image, 0.0)
+        second = lm.detect(image, 0.0)  # same time again: must not raise
+    assert first and second

@@ -1,0 +1,172 @@
+"""Video input: true timestamps, rotation applied, every kind of bad file a specific error."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from vision.errors import (
+    CorruptVideoError,
+    FrameTooLargeError,
+    NoFramesError,
+    NotAVideoError,
+    NoVideoStreamError,
+    VideoError,
+    VideoTooLongError,
+    VideoTooShortError,
+)
+from vision.video_io import VideoLimits, iter_frames, probe
+from vision.video_writer import VideoWriter
+
+PORTRAIT = np.zeros((64, 32, 3), np.uint8)
+PORTRAIT[:8, :8] = 255  # a marker at the top-left of the upright picture
+
+
+@pytest.mark.parametrize("rotation_ccw", [0, 90, 180, 270])
+def test_rotation_is_applied_so_frames_come_out_upright(tmp_path, rotation_ccw):
+    stored = np.ascontiguousarray(np.rot90(PORTRAIT, k=-(rotation_ccw // 90)))
+    path = tmp_path / "rot.mp4"
+    with VideoWriter(path, width=stored.shape[1], height=stored.shape[0], display_rotation_ccw=rotation_ccw) as w:
+        for _ in range(40):
+            w.write(stored)
+    info = probe(path)
+    assert (info.width, info.height) == (32, 64)
+    assert info.rotation == (-rotation_ccw) % 360
+    frame = next(iter(iter_frames(path, info)))
+    assert frame.image.shape == (64, 32, 3)
+    assert frame.image[:8, :8].mean() > 200 and frame.image[-8:, -8:].mean() < 30
+
+
+def test_variable_frame_rate_timestamps_come_through(clip_factory):
+    times = [i / 30 for i in range(30)] + [1 + i / 15 for i in range(20)]
+    path = clip_factory(times_s=times)
+    info = probe(path)
+    assert info.variable_frame_rate
+    assert info.frame_count == len(times)
+    got = [f.time_s for f in iter_frames(path, info, fmt="gray")]
+    np.testing.assert_allclose(got, times, atol=1e-4)
+    assert info.measured_fps == pytest.approx((len(times) - 1) / times[-1], rel=1e-3)
+
+
+def test_constant_rate_is_not_flagged_vfr(clip_factory):
+    info = probe(clip_factory(frames=60, fps=30))
+    assert not info.variable_frame_rate
+    assert info.measured_fps == pytest.approx(30, rel=1e-3)
+    assert info.duration_s == pytest.approx(2.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "codec,suffix", [("h264", ".mp4"), ("hevc", ".mp4"), ("h264", ".mov"), ("vp8", ".webm"), ("vp9", ".webm")]
+)
+def test_phone_and_browser_codecs_decode(clip_factory, codec, suffix):
+    path = clip_factory(suffix=suffix, codec=codec, frames=36)
+    info = probe(path)
+    assert info.codec == codec
+    assert len(list(iter_frames(path, info))) == 36
+
+
+def test_scaled_gray_frames(clip_factory):
+    path = clip_factory(frames=40, size=(320, 240))
+    info = probe(path)
+    frame = next(iter(iter_frames(path, info, fmt="gray", max_side_px=160)))
+    assert frame.image.shape == (120, 160)
+
+
+def test_memory_does_not_depend_on_length(clip_factory):
+    # A generator: frames are produced one at a time, nothing is accumulated.
+    path = clip_factory(frames=90)
+    frames = iter_frames(path, probe(path))
+    first = next(frames)
+    assert first.index == 0 and next(frames).index == 1
+
+
+def _audio_only(path):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=44100)
+        for i in range(50):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate = 44100
+            f.pts = i * 1024
+            f.time_base = Fraction(1, 44100)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("patient notes, definitely not a video\n" * 50)
+    with pytest.raises(NotAVideoError):
+        probe(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(NotAVideoError, match="empty"):
+        probe(path)
+
+
+def test_audio_only_has_no_video_stream(tmp_path):
+    with pytest.raises(NoVideoStreamError):
+        probe(_audio_only(tmp_path / "voice.m4a"))
+
+
+def test_truncated_file(clip_factory):
+    path = clip_factory(frames=90, size=(160, 120))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(CorruptVideoError):
+        info = probe(path)
+        list(iter_frames(path, info))
+
+
+def test_truncated_before_index(clip_factory):
+    path = clip_factory(frames=60, size=(160, 120))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises((CorruptVideoError, NoFramesError)):
+        probe(path)
+
+
+def test_corrupt_data_never_crashes(clip_factory):
+    path = clip_factory(frames=90, size=(160, 120))
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    start = len(data) // 4
+    data[start : start + 4000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    try:
+        info = probe(path)
+        frames = list(iter_frames(path, info))
+    except VideoError:
+        return  # a specific error is a correct answer
+    assert frames  # or the decoder concealed the damage and frames still come out
+
+
+def test_too_short(clip_factory):
+    with pytest.raises(VideoTooShortError, match="at least 1 s"):
+        probe(clip_factory(frames=12))
+
+
+def test_too_long(clip_factory):
+    with pytest.raises(VideoTooLongError):
+        probe(clip_factory(frames=90), VideoLimits(max_duration_s=2.0))
+
+
+def test_frame_too_large(clip_factory):
+    with pytest.raises(FrameTooLargeError):
+        probe(clip_factory(frames=40, size=(320, 240)), VideoLimits(max_frame_pixels=320 * 200))
+
+
+def test_errors_carry_codes_and_plain_messages(tmp_path):
+    path = tmp_path / "x.mov"
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(VideoError) as info:
+        probe(path)
+    assert info.value.code in {"not-a-video", "corrupt-video"}
+    assert "Traceback" not in info.value.message

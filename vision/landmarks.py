@@ -1,0 +1,119 @@
+"""MediaPipe Tasks landmarkers (pose, face) behind one small interface.
+
+Landmarks only locate and follow the body part; the motion itself is measured with optical
+flow. Create landmarkers inside the process that uses them (never before a fork) and close
+them (``with`` does it): the C library is not thread-safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+# BlazePose indices.
+POSE = {
+    "nose": 0, "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_index": 19, "right_index": 20, "left_hip": 23,
+    "right_hip": 24, "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+    "left_heel": 29, "right_heel": 30, "left_foot_index": 31, "right_foot_index": 32,
+}  # fmt: skip
+# Face mesh indices.
+FACE = {"chin": 152, "forehead": 10, "nose_tip": 1, "left_eye": 468, "right_eye": 473}
+JAW_OVAL = (152, 148, 176, 149, 150, 136, 172, 58, 132, 377, 400, 378, 379, 365, 397, 288, 361)
+EYES = (33, 133, 159, 145, 362, 263, 386, 374)
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Landmarks in pixels of the image given: (n, 2) positions and (n,) visibility 0–1."""
+
+    xy_px: np.ndarray
+    visibility: np.ndarray
+
+    def point(self, index: int) -> np.ndarray:
+        return self.xy_px[index]
+
+
+class _Landmarker:
+    kind = ""
+
+    def __init__(self, model_path: str | Path, *, video: bool = True) -> None:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python import vision as mp_vision
+
+        self._mp = mp
+        mode = mp_vision.RunningMode.VIDEO if video else mp_vision.RunningMode.IMAGE
+        self._video = video
+        self._last_ms = -1
+        self._task = self._create(mp_vision, BaseOptions(model_asset_path=str(model_path)), mode)
+
+    def _create(self, mp_vision, base, mode):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _run(self, image_rgb: np.ndarray, time_s: float | None):
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb))
+        if not self._video:
+            return self._task.detect(image)
+        # VIDEO mode needs strictly increasing integer milliseconds.
+        ms = max(int(round((time_s or 0.0) * 1000)), self._last_ms + 1)
+        self._last_ms = ms
+        return self._task.detect_for_video(image, ms)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.close()
+            self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _to_landmarks(points, width: int, height: int) -> Landmarks:
+    xy = np.array([[p.x * width, p.y * height] for p in points], dtype=float)
+    vis = np.array([getattr(p, "visibility", None) or 1.0 for p in points], dtype=float)
+    return Landmarks(xy, vis)
+
+
+class PoseLandmarker(_Landmarker):
+    """Finds the most prominent person's 33 pose landmarks."""
+
+    kind = "pose"
+
+    def _create(self, mp_vision, base, mode):
+        options = mp_vision.PoseLandmarkerOptions(
+            base_options=base, running_mode=mode, num_poses=2,
+            min_pose_detection_confidence=0.5, min_tracking_confidence=0.5,
+        )  # fmt: skip
+        return mp_vision.PoseLandmarker.create_from_options(options)
+
+    def detect(self, image_rgb: np.ndarray, time_s: float | None = None) -> list[Landmarks]:
+        result = self._run(image_rgb, time_s)
+        h, w = image_rgb.shape[:2]
+        return [_to_landmarks(p, w, h) for p in result.pose_landmarks]
+
+
+class FaceLandmarker(_Landmarker):
+    """Finds the 478 face-mesh landmarks."""
+
+    kind = "face"
+
+    def _create(self, mp_vision, base, mode):
+        options = mp_vision.FaceLandmarkerOptions(base_options=base, running_mode=mode, num_faces=2)
+        return mp_vision.FaceLandmarker.create_from_options(options)
+
+    def detect(self, image_rgb: np.ndarray, time_s: float | None = None) -> list[Landmarks]:
+        result = self._run(image_rgb, time_s)
+        h, w = image_rgb.shape[:2]
+        return [_to_landmarks(p, w, h) for p in result.face_landmarks]
