@@ -125,7 +125,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     path = Path(path)
     container = _open(path)
     try:
-        if not container.streams:
+        if not container.streams.video and not container.streams.audio:
             raise CorruptVideoError(
                 "the file has no readable tracks: it is truncated or damaged"
             )
