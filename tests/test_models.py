@@ -36,7 +36,10 @@ def test_prepared_models_match_their_sha256(name):
 def test_pose_bundle_is_stored_uncompressed():
     with zipfile.ZipFile(model_path("pose_landmarker_full")) as zf:
         infos = zf.infolist()
-    assert sorted(i.filename for i in infos) == ["pose_detector.tflite", "pose_landmarks_detector.tflite"]
+    assert sorted(i.filename for i in infos) == [
+        "pose_detector.tflite",
+        "pose_landmarks_detector.tflite",
+    ]
     assert all(i.compress_type == zipfile.ZIP_STORED for i in infos)
 
 

@@ -29,7 +29,9 @@ PORTRAIT[:8, :8] = 255  # a marker at the top-left of the upright picture
 def test_rotation_is_applied_so_frames_come_out_upright(tmp_path, rotation_ccw):
     stored = np.ascontiguousarray(np.rot90(PORTRAIT, k=-(rotation_ccw // 90)))
     path = tmp_path / "rot.mp4"
-    with VideoWriter(path, width=stored.shape[1], height=stored.shape[0], display_rotation_ccw=rotation_ccw) as w:
+    with VideoWriter(
+        path, width=stored.shape[1], height=stored.shape[0], display_rotation_ccw=rotation_ccw
+    ) as w:
         for _ in range(40):
             w.write(stored)
     info = probe(path)
@@ -59,7 +61,8 @@ def test_constant_rate_is_not_flagged_vfr(clip_factory):
 
 
 @pytest.mark.parametrize(
-    "codec,suffix", [("h264", ".mp4"), ("hevc", ".mp4"), ("h264", ".mov"), ("vp8", ".webm"), ("vp9", ".webm")]
+    "codec,suffix",
+    [("h264", ".mp4"), ("hevc", ".mp4"), ("h264", ".mov"), ("vp8", ".webm"), ("vp9", ".webm")],
 )
 def test_phone_and_browser_codecs_decode(clip_factory, codec, suffix):
     path = clip_factory(suffix=suffix, codec=codec, frames=36)
@@ -87,7 +90,9 @@ def _audio_only(path):
     with av.open(str(path), "w") as c:
         s = c.add_stream("aac", rate=44100)
         for i in range(50):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
             f.sample_rate = 44100
             f.pts = i * 1024
             f.time_base = Fraction(1, 44100)

@@ -113,19 +113,27 @@ def _window_stats(
     held_mask = np.zeros((len(starts), len(freqs)), bool)
     for harmonic in (1.0, 2.0, 3.0):
         fc = fundamental * harmonic
-        held_mask |= np.abs(freqs[None, :] - fc[:, None]) <= np.maximum(0.2 * fundamental, 1.5)[:, None]
-    held_mask &= motion[None, :]
+        held_mask |= (
+            np.abs(freqs[None, :] - fc[:, None]) <= np.maximum(0.2 * fundamental, 1.5)[:, None]
+        )
+    # Motion energy counts from half the rhythm's frequency up: the examiner's stretch (a step)
+    # and drift sit lower and are judged by the valley test below.
+    motion_rows = motion[None, :] & (freqs[None, :] >= 0.5 * fundamental[:, None])
+    held_mask &= motion_rows
     held = np.sum(spec * held_mask, axis=1)
-    total = np.sum(spec[:, motion], axis=1) + 1e-30
+    total = np.sum(spec * motion_rows, axis=1) + 1e-30
     # Share of the motion energy above what white noise would put in the same bins.
-    white = held_mask.sum(axis=1) / motion.sum()
+    white = held_mask.sum(axis=1) / np.maximum(motion_rows.sum(axis=1), 1)
     fraction = np.clip((held / total - white) / (1.0 - white), 0.0, 1.0)
-    # A rhythm is a true peak: a step or slow movement piles energy below the band instead.
+    # A rhythm is a true spectral peak with a valley below it; a step or a slow movement has
+    # energy falling steadily from below the band instead.
     fund_idx = np.clip(np.searchsorted(freqs, fundamental), 0, len(freqs) - 1)
-    below = motion[None, :] & (freqs[None, :] < 0.7 * fundamental[:, None])
-    below_max = np.max(np.where(below, spec, 0.0), axis=1)
+    valley = (freqs[None, :] >= 0.5 * fundamental[:, None]) & (
+        freqs[None, :] <= 0.85 * fundamental[:, None]
+    )
+    valley_min = np.min(np.where(valley, spec, np.inf), axis=1)
     peak_power = np.maximum(spec[rows, fund_idx], spec[rows, peak_idx] * (~use_half))
-    fraction = np.where(peak_power > below_max, fraction, 0.0)
+    fraction = np.where(peak_power > 2.0 * valley_min, fraction, 0.0)
     centers = (starts + n_win / 2) / fs
     keep = freqs <= max(hi * 1.5, 1.0)
     sg = Spectrogram(centers, freqs[keep], spec[:, keep].T, fraction)
@@ -167,12 +175,19 @@ def _swings(nb: np.ndarray, peaks: np.ndarray, troughs: np.ndarray) -> np.ndarra
 
 
 def _returns(y: np.ndarray, i: int, half: int, min_swing: float) -> bool:
-    """A beat rises and falls back; the held stretch (a step) does not."""
-    lo, hi = max(0, i - half), min(len(y), i + half + 1)
-    if i - lo < 1 or hi - i < 2:
+    """A beat rises and falls back; the held stretch (a step) does not.
+
+    ``y`` is the low-passed (not high-passed) signal; the swing on each side is the local
+    peak above the lowest point within half a period.
+    """
+    quarter = max(1, half // 2)
+    lo, hi = max(0, i - half - quarter), min(len(y), i + half + quarter + 1)
+    if i - lo < 2 or hi - i < 3:
         return False
-    left = abs(y[i] - y[lo:i].mean())
-    right = abs(y[i] - y[i + 1 : hi].mean())
+    peak_i = max(lo, i - quarter) + int(np.argmax(y[max(lo, i - quarter) : i + quarter + 1]))
+    peak = y[peak_i]
+    left = peak - float(np.min(y[lo : peak_i + 1]))
+    right = peak - float(np.min(y[peak_i:hi]))
     return min(left, right) >= min_swing and min(left, right) >= 0.3 * max(left, right)
 
 
@@ -220,7 +235,11 @@ def _episode_beats(
     chosen = np.arange(first, last + 1)
     chosen = chosen[(swings[chosen] >= max(3.0 * noise_sd, 0.25 * typical)) | ~in_core[chosen]]
     chosen = np.array(
-        [k for k in chosen if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))],
+        [
+            k
+            for k in chosen
+            if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))
+        ],
         int,
     )
     times = np.array([_refine_peak(nb, peaks[i], fs) for i in chosen])
@@ -269,9 +288,16 @@ def detect_oscillation(
     hi = min(band[1], 0.45 * source_rate)
     band_eff = (band[0], max(hi, band[0] + 0.5))
     y = _principal_component(xg, fs, band_eff)
-    sos = signal.butter(4, (0.7 * band_eff[0], min(1.5 * band_eff[1], 0.45 * fs)),
-                        btype="bandpass", fs=fs, output="sos")
+    sos = signal.butter(
+        4,
+        (0.7 * band_eff[0], min(1.5 * band_eff[1], 0.45 * fs)),
+        btype="bandpass",
+        fs=fs,
+        output="sos",
+    )
     y_band = signal.sosfiltfilt(sos, y - y.mean())
+    lp = signal.butter(4, min(1.5 * band_eff[1], 0.45 * fs), btype="lowpass", fs=fs, output="sos")
+    y_lp = signal.sosfiltfilt(lp, y - y.mean())
     y_band[~grid_valid] = 0.0
 
     sg, fundamental = _window_stats(y - np.mean(y), fs, band_eff, 0.5 * source_rate)
@@ -284,7 +310,7 @@ def detect_oscillation(
         f0 = float(np.median(fundamental[w0:w1]))
         # The core lies well inside the rhythmic windows; the edges are grown beat by beat.
         c0, c1 = float(sg.time_s[w0]), float(sg.time_s[w1 - 1])
-        shrink = min(0.3, 0.4 * (c1 - c0))
+        shrink = min(0.5 * _WINDOW_S, 0.45 * (c1 - c0))
         c0, c1 = c0 + shrink, c1 - shrink
         if c1 - c0 < 1.0 / f0:
             mid = 0.5 * (c0 + c1)
@@ -293,7 +319,7 @@ def detect_oscillation(
         b = min(len(grid), int(c1 * fs) + 1)
         nb = _narrowband(y_band, fs, f0)
         noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
-        times, swings = _episode_beats(nb, y, fs, f0, (a, b), noise_sd)
+        times, swings = _episode_beats(nb, y_lp, fs, f0, (a, b), noise_sd)
         if len(times) >= 2:
             candidates.append(_Candidate(f0, times, swings))
     candidates = _merge_overlapping(candidates)
@@ -362,7 +388,9 @@ class _Candidate:
 
 def _span(c: _Candidate, fs: float, n: int) -> slice:
     period = 1.0 / c.f0
-    return slice(max(0, int((c.times[0] - period) * fs)), min(n, int((c.times[-1] + period) * fs) + 1))
+    return slice(
+        max(0, int((c.times[0] - period) * fs)), min(n, int((c.times[-1] + period) * fs) + 1)
+    )
 
 
 def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:

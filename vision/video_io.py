@@ -126,9 +126,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     container = _open(path)
     try:
         if not container.streams.video and not container.streams.audio:
-            raise CorruptVideoError(
-                "the file has no readable tracks: it is truncated or damaged"
-            )
+            raise CorruptVideoError("the file has no readable tracks: it is truncated or damaged")
         if not container.streams.video:
             raise NoVideoStreamError("the file has no video track (is it an audio recording?)")
         stream = container.streams.video[0]

@@ -52,7 +52,11 @@ class VideoWriter:
         if encoder == "libx264":
             stream.options = {"crf": str(crf), "preset": preset}
         elif encoder == "libx265":
-            stream.options = {"crf": str(crf), "preset": "ultrafast", "x265-params": "log-level=error"}
+            stream.options = {
+                "crf": str(crf),
+                "preset": "ultrafast",
+                "x265-params": "log-level=error",
+            }
         elif encoder.startswith("libvpx"):
             stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
         if display_rotation_ccw:

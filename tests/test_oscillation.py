@@ -1,0 +1,255 @@
+"""The spectral oscillation detector against synthetic signals with known truth (issue #4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from samples.waveform import ClonusSpec, clonus_displacement, clonus_truth, sample_times
+from vision.oscillation import detect_oscillation
+from vision.settings import DetectorSettings
+
+
+def _case(
+    f, beats, fps, snr_db, seed, *, jitter=0.1, fast_phase=0.4, sustained=False, rate_change=False
+):
+    spec = ClonusSpec(
+        frequency_hz=f, beats=beats, onset_s=0.8 + (seed % 7) * 0.15, sustained=sustained,
+        fast_phase=fast_phase, seed=seed,
+    )  # fmt: skip
+    truth = clonus_truth(spec)
+    fps_after = fps * 0.8 if rate_change else None
+    t = sample_times(truth.end_s + 1.2, fps, jitter=jitter, fps_after=fps_after,
+                     switch_s=truth.end_s / 2 if rate_change else None, seed=seed)  # fmt: skip
+    x = clonus_displacement(spec, t)
+    rng = np.random.default_rng(seed + 1000)
+    inside = (t >= truth.start_s) & (t <= truth.end_s)
+    noise_sd = np.sqrt(np.var(x[inside]) / 10 ** (snr_db / 10))
+    return t, x + rng.normal(0, noise_sd, len(t)), truth
+
+
+def _table(n, snr_db, seed=0):
+    """A seeded spread over 3–12 Hz, 3–60 beats, 20–120 fps (at least 3 samples a cycle)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        f = rng.uniform(3, 12)
+        fps = rng.uniform(max(20, 3 * f), 120)
+        rows.append(dict(f=f, beats=int(rng.integers(3, 61)), fps=fps, snr_db=snr_db, seed=i,
+                         fast_phase=rng.uniform(0.3, 0.5), sustained=bool(rng.random() < 0.5),
+                         rate_change=bool(rng.random() < 0.3)))  # fmt: skip
+    return rows
+
+
+def _run(rows, *, allow_misses=False):
+    freq_err, count_err, onset_err = [], [], []
+    for row in rows:
+        t, x, truth = _case(**row)
+        r = detect_oscillation(t, x, site="ankle")
+        if allow_misses and not r.clonus_detected:
+            continue
+        assert r.clonus_detected, row
+        freq_err.append(abs(r.frequency_hz - truth.frequency_hz))
+        count_err.append(r.beat_count - truth.beat_count)
+        main = max(r.episodes, key=lambda e: e.beat_count)
+        onset_err.append(abs(main.start_s - truth.start_s) * truth.frequency_hz)  # in periods
+    return np.array(freq_err), np.array(count_err), np.array(onset_err)
+
+
+ISSUE_4_GAP = (
+    "issue #4 targets not yet met on every case: short episodes near the frame-rate limit "
+    "(worst frequency error ~0.2 Hz) and beats counted into the stretch/noise at the edges"
+)
+
+
+@pytest.mark.slow
+def test_frequency_median_at_20_and_10_db():
+    for snr_db, seed in ((20.0, 0), (10.0, 1)):
+        freq_err, _, _ = _run(_table(120, snr_db=snr_db, seed=seed), allow_misses=True)
+        assert len(freq_err) >= 0.95 * 120  # sensitivity (issue #5 target)
+        assert np.median(freq_err) <= 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=ISSUE_4_GAP)
+def test_accuracy_at_20_db_meets_the_issue_targets():
+    freq_err, count_err, onset_err = _run(_table(120, snr_db=20.0))
+    assert np.median(freq_err) <= 0.05
+    assert freq_err.max() <= 0.15
+    assert np.mean(np.abs(count_err) <= 1) >= 0.98
+    assert np.mean(onset_err <= 1.0) >= 0.98
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=ISSUE_4_GAP)
+def test_accuracy_at_10_db():
+    freq_err, count_err, onset_err = _run(_table(120, snr_db=10.0, seed=1))
+    assert np.median(freq_err) <= 0.05
+    assert freq_err.max() <= 0.15
+    assert np.mean(np.abs(count_err) <= 1) >= 0.98
+    assert np.mean(onset_err <= 1.0) >= 0.98
+
+
+_PROPERTY_ARGS = dict(
+    f=st.floats(3.0, 12.0),
+    beats=st.integers(3, 60),
+    fps_factor=st.floats(3.0, 10.0),
+    snr_db=st.floats(20.0, 40.0),
+    seed=st.integers(0, 10_000),
+    fast_phase=st.floats(0.3, 0.5),
+    sustained=st.booleans(),
+    rate_change=st.booleans(),
+)
+
+
+def _property_case(f, beats, fps_factor, snr_db, seed, fast_phase, sustained, rate_change):
+    fps = min(120.0, max(20.0, f * fps_factor))
+    t, x, truth = _case(f, beats, fps, snr_db, seed, fast_phase=fast_phase, sustained=sustained,
+                        rate_change=rate_change)  # fmt: skip
+    return detect_oscillation(t, x, site="ankle"), truth
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_PROPERTY_ARGS)
+def test_property_detected_with_beats_inside_episodes(**kwargs):
+    r, truth = _property_case(**kwargs)
+    if truth.beat_count >= 5:  # at the 3-beat threshold a ±1 count decides either way
+        assert r.clonus_detected
+    for episode in r.episodes:
+        assert episode.start_s <= min(episode.beat_times_s)
+        assert max(episode.beat_times_s) <= episode.end_s
+        assert episode.beat_count == len(episode.beat_times_s) >= 3
+        assert np.all(np.diff(episode.beat_times_s) > 0)
+
+
+@pytest.mark.xfail(strict=True, reason=ISSUE_4_GAP)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_PROPERTY_ARGS)
+def test_property_frequency_and_onset(**kwargs):
+    r, truth = _property_case(**kwargs)
+    assert abs(r.frequency_hz - truth.frequency_hz) <= 0.15
+    main = max(r.episodes, key=lambda e: e.beat_count)
+    assert abs(main.start_s - truth.start_s) <= 1.0 / truth.frequency_hz
+
+
+def test_reports_the_fundamental_of_an_asymmetric_waveform():
+    t, x, truth = _case(5.0, 20, 60.0, 30.0, 3, fast_phase=0.25)
+    r = detect_oscillation(t, x)
+    assert r.frequency_hz == pytest.approx(truth.frequency_hz, abs=0.1)
+
+
+def test_sub_bin_precision_on_a_two_second_episode():
+    # 2 s gives 0.5 Hz FFT bins; the estimate must be far finer.
+    spec = ClonusSpec(frequency_hz=6.37, beats=13, onset_s=1.0, sustained=True,
+                      first_beat_stretch=0.0, period_jitter=0.0)  # fmt: skip
+    t = sample_times(4.5, 30.0)
+    r = detect_oscillation(t, clonus_displacement(spec, t))
+    assert r.frequency_hz == pytest.approx(6.37, abs=0.03)
+    assert r.beat_count == 13
+
+
+def test_two_episodes_are_reported_separately():
+    t = sample_times(9.0, 60.0)
+    a = ClonusSpec(frequency_hz=6.0, beats=8, onset_s=1.0, sustained=False, seed=1)
+    b = ClonusSpec(frequency_hz=6.5, beats=12, onset_s=5.0, sustained=True, seed=2, stretch_step=0)
+    x = clonus_displacement(a, t) + clonus_displacement(b, t)
+    r = detect_oscillation(t, x)
+    assert len(r.episodes) == 2
+    assert [e.beat_count for e in r.episodes] == pytest.approx([8, 12], abs=1)
+    assert r.episodes[0].end_s < r.episodes[1].start_s
+
+
+@pytest.mark.parametrize("fps", [24.0, 30.0, 60.0, 120.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pure_noise_is_not_clonus(fps, seed):
+    t = sample_times(15.0, fps, jitter=0.1, seed=seed)
+    x = np.random.default_rng(seed).normal(0, 1, len(t))
+    assert not detect_oscillation(t, x).clonus_detected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_drift_is_not_clonus(seed):
+    rng = np.random.default_rng(seed)
+    t = sample_times(12.0, 30.0, jitter=0.1, seed=seed)
+    x = np.cumsum(rng.normal(0, 0.3, len(t))) + rng.normal(0, 0.05, len(t))
+    assert not detect_oscillation(t, x).clonus_detected
+
+
+@pytest.mark.parametrize("f_hz", [0.5, 1.2, 2.0])
+def test_slow_voluntary_movement_is_not_clonus(f_hz):
+    t = sample_times(10.0, 30.0, jitter=0.05)
+    rng = np.random.default_rng(0)
+    x = 20 * np.sin(2 * np.pi * f_hz * t + 0.3 * np.sin(2 * np.pi * 0.3 * t)) + rng.normal(
+        0, 0.3, len(t)
+    )
+    assert not detect_oscillation(t, x).clonus_detected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_single_jerk_is_not_clonus(seed):
+    t = sample_times(6.0, 60.0, seed=seed)
+    rng = np.random.default_rng(seed)
+    jerk = 5 * np.exp(-(((t - 2.5) / 0.05) ** 2)) + np.where(t > 3.5, 2.0, 0.0) * (
+        1 - np.exp(-(t - 3.5).clip(0) / 0.05)
+    )
+    x = jerk + rng.normal(0, 0.05, len(t))
+    assert not detect_oscillation(t, x).clonus_detected
+
+
+def test_two_beats_are_not_clonus_by_default_but_settings_decide():
+    t = sample_times(5.0, 60.0)
+    spec = ClonusSpec(frequency_hz=6.0, beats=4, onset_s=1.5, sustained=True, seed=4)
+    x = clonus_displacement(spec, t)
+    assert detect_oscillation(t, x).beat_count == 4
+    assert not detect_oscillation(t, x, settings=DetectorSettings(min_beats=5)).clonus_detected
+
+
+@pytest.mark.parametrize(
+    "beats,sustained_min,expect_sustained,scats,tardieu",
+    [(8, 10, False, 1, 3), (24, 10, True, 2, 3), (8, 5, True, 1, 3), (70, 10, True, 3, 4)],
+)
+def test_sustained_and_grades(beats, sustained_min, expect_sustained, scats, tardieu):
+    t = sample_times(beats / 6.0 + 3.0, 60.0)
+    spec = ClonusSpec(frequency_hz=6.0, beats=beats, onset_s=1.0, sustained=True, seed=5)
+    config = DetectorSettings(sustained_min_beats=sustained_min)
+    r = detect_oscillation(t, clonus_displacement(spec, t), settings=config)
+    assert r.sustained is expect_sustained
+    assert r.grades.scats_clonus == scats
+    assert r.grades.tardieu == tardieu
+
+
+def test_two_components_are_combined():
+    t = sample_times(6.0, 30.0, jitter=0.1)
+    spec = ClonusSpec(frequency_hz=7.0, beats=15, onset_s=1.0, seed=6)
+    d = clonus_displacement(spec, t)
+    xy = np.stack([0.6 * d, 0.8 * d], axis=1) + np.random.default_rng(0).normal(
+        0, 0.02, (len(t), 2)
+    )
+    r = detect_oscillation(t, xy)
+    assert r.beat_count == pytest.approx(15, abs=1)
+
+
+def test_untracked_samples_are_ignored():
+    t = sample_times(6.0, 30.0)
+    spec = ClonusSpec(frequency_hz=6.0, beats=15, onset_s=1.0, seed=7)
+    x = clonus_displacement(spec, t)
+    valid = np.ones(len(t), bool)
+    valid[::7] = False
+    x_bad = x.copy()
+    x_bad[~valid] = 1e6  # garbage where tracking was lost
+    r = detect_oscillation(t, x_bad, valid)
+    assert r.beat_count == pytest.approx(15, abs=1)
+    assert r.frequency_hz == pytest.approx(clonus_truth(spec).frequency_hz, abs=0.1)
+
+
+def test_regularity_confidence_amplitude_in_range():
+    t = sample_times(6.0, 60.0)
+    spec = ClonusSpec(
+        frequency_hz=6.0, beats=15, onset_s=1.0, amplitude=4.0, sustained=True, seed=8
+    )
+    r = detect_oscillation(t, clonus_displacement(spec, t))
+    assert 0.8 <= r.regularity <= 1.0
+    assert 0.7 <= r.confidence <= 1.0
+    assert r.amplitude_pp == pytest.approx(4.0, rel=0.35)
