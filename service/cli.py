@@ -1,0 +1,97 @@
+"""``clonus``: analyze one exam video from the command line.
+
+Exit 0 when an analysis ran (clonus or not); 2 on bad input or arguments, with one line on
+stderr. ``--json`` prints the result JSON on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _quiet_native_logs() -> None:
+    # MediaPipe/TFLite write to stderr from C++; keep the CLI's stderr for our own messages.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _summary(result) -> str:
+    if result.clonus_detected is None:
+        head = "no verdict: the recording could not be analyzed reliably"
+    elif result.clonus_detected:
+        head = (f"clonus detected at the {result.site}: {result.beat_count} beats at "
+                f"{result.frequency_hz:.2f} Hz ({'sustained' if result.sustained else 'unsustained'}; "
+                f"SCATS {result.grades.scats_clonus}, Tardieu {result.grades.tardieu})")  # fmt: skip
+    else:
+        head = f"no clonus detected at the {result.site}"
+    quality = f"quality: {result.quality.verdict}"
+    if result.quality.issues:
+        quality += " — " + "; ".join(result.quality.issues)
+    return f"{head}\n{quality}\nconfidence: {result.confidence:.2f}"
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from service.config import get_settings
+    from vision.analyze import analyze_video, parse_roi
+    from vision.errors import VisionError
+
+    settings = get_settings()
+    try:
+        roi = parse_roi(args.roi) if args.roi else None
+        analysis = analyze_video(args.video, site=args.site, roi=roi, limits=settings.video_limits)
+    except VisionError as exc:
+        print(f"clonus: {args.video.name}: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    payload = analysis.result.model_dump(mode="json")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "result.json").write_text(json.dumps(payload, indent=2) + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        print(_summary(analysis.result))
+        if args.out:
+            print(f"written to {args.out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clonus", description="Measure clonus from an exam video."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    analyze = sub.add_parser("analyze", help="analyze one video")
+    analyze.add_argument("video", type=Path)
+    analyze.add_argument(
+        "--site", choices=["auto", "ankle", "jaw", "wrist", "knee"], default="auto"
+    )
+    analyze.add_argument("--roi", help="manual region x,y,w,h as fractions of the upright frame")
+    analyze.add_argument("--json", action="store_true", help="print the result JSON only")
+    analyze.add_argument("--out", type=Path, help="write result.json (and artifacts) here")
+    analyze.set_defaults(func=cmd_analyze)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_native_logs()
+    logging.basicConfig(level=logging.WARNING, format="clonus: %(message)s")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a usage line
+        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    if args.command == "analyze" and not args.video.is_file():
+        print(f"clonus: {args.video}: no such file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

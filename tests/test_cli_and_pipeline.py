@@ -1,0 +1,81 @@
+"""End to end: generated clips with known truth through ``clonus analyze``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from samples.clips import ClipSpec, write_clip
+from samples.waveform import ClonusSpec
+from service.cli import main
+
+
+@pytest.fixture(scope="module")
+def clonus_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clips") / "ankle.mp4"
+    truth = write_clip(ClipSpec(clonus=ClonusSpec(frequency_hz=6.0, beats=12, onset_s=1.0, seed=1),
+                                duration_s=4.0), path)  # fmt: skip
+    return path, truth
+
+
+def test_cli_json_is_the_full_result(clonus_clip, capsys):
+    path, truth = clonus_clip
+    assert main(["analyze", str(path), "--site", "ankle", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clonus_detected"] is True
+    assert result["frequency_hz"] == pytest.approx(truth["frequency_hz"], abs=0.1)
+    assert abs(result["beat_count"] - truth["beat_count"]) <= 1
+    assert result["episodes"][0]["start_s"] == pytest.approx(truth["start_s"], abs=1 / 6.0)
+    assert result["tracking"]["method"] in {"motion", "pose"}
+    assert result["quality"]["verdict"] == "good"
+    assert set(result) >= {"schema_version", "site", "sustained", "amplitude", "regularity",
+                           "confidence", "grades", "quality", "tracking", "video"}  # fmt: skip
+
+
+def test_manual_roi_is_used(clonus_clip, capsys):
+    path, truth = clonus_clip
+    assert main(["analyze", str(path), "--roi", "0.55,0.45,0.25,0.35", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tracking"]["method"] == "manual"
+    assert result["clonus_detected"] is True
+
+
+def test_still_part_with_hand_held_camera_is_not_clonus(tmp_path, capsys):
+    path = tmp_path / "still.mp4"
+    write_clip(
+        ClipSpec(clonus=ClonusSpec(beats=0), shake_px=3.0, tremor_px=0.6, duration_s=4.0), path
+    )
+    assert main(["analyze", str(path), "--site", "ankle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clonus_detected"] is False
+
+
+def test_out_dir_gets_result_json(clonus_clip, tmp_path, capsys):
+    path, _ = clonus_clip
+    assert main(["analyze", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "clonus detected" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "result.json").read_text())["clonus_detected"] is True
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"hello world" * 100, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 50]
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, content):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "service.cli", "analyze", str(path), "--json"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("clonus: bad.mp4:")
+
+
+@pytest.mark.parametrize("argv", [["analyze"], ["analyze", "x.mp4", "--site", "elbow"],
+                                  ["analyze", "missing.mp4"], ["analyze", "x", "--roi", "1,2"]])  # fmt: skip
+def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").write_bytes(b"\x00" * 10)
+    assert main(argv) == 2

@@ -1,0 +1,213 @@
+"""Video in, clinical result out: the one entry point the CLI, the API and ``make eval`` use.
+
+>>> analysis = analyze_video("exam.mp4", site="ankle")
+>>> analysis.result.clonus_detected, analysis.result.frequency_hz
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vision.errors import AnalysisInputError
+from vision.landmarks import FACE, JAW_OVAL, POSE, FaceLandmarker, PoseLandmarker
+from vision.oscillation import OscillationResult, detect_oscillation
+from vision.quality import assess
+from vision.schema import (
+    Amplitude,
+    AnalysisResult,
+    Episode,
+    Roi,
+    Tracking,
+    VideoSummary,
+)
+from vision.settings import DetectorSettings
+from vision.tracking import (
+    MotionTrace,
+    band_energy_map,
+    roi_from_energy,
+    roi_from_points,
+    track_region,
+)
+from vision.video_io import VideoInfo, VideoLimits, iter_frames, probe
+
+log = logging.getLogger(__name__)
+
+TRACK_MAX_SIDE_PX = 640  # optical flow runs on frames scaled to this (sub-pixel anyway)
+MAP_MAX_SIDE_PX = 96  # the motion-energy map
+LANDMARK_FRAMES = 6
+# Landmarks that place each site's moving part.
+SITE_POINTS = {
+    "ankle": {"left": ("left_ankle", "left_heel", "left_foot_index"),
+              "right": ("right_ankle", "right_heel", "right_foot_index")},
+    "knee": {"left": ("left_knee",), "right": ("right_knee",)},
+    "wrist": {"left": ("left_wrist", "left_index"), "right": ("right_wrist", "right_index")},
+}  # fmt: skip
+
+
+@dataclass
+class Analysis:
+    result: AnalysisResult
+    trace: MotionTrace
+    oscillation: OscillationResult
+    info: VideoInfo
+
+
+def parse_roi(text: str) -> Roi:
+    """``"x,y,w,h"`` normalized 0–1 → Roi; a clear error otherwise."""
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+        roi = Roi(x=x, y=y, w=w, h=h)
+    except ValueError as exc:
+        raise AnalysisInputError("--roi takes x,y,w,h as fractions of the frame (0–1)") from exc
+    if roi.x + roi.w > 1.0001 or roi.y + roi.h > 1.0001:
+        raise AnalysisInputError("the region extends beyond the frame")
+    return roi
+
+
+def _energy_map(path: Path, info: VideoInfo) -> tuple[np.ndarray, np.ndarray]:
+    frames = list(iter_frames(path, info, fmt="gray", max_side_px=MAP_MAX_SIDE_PX))
+    return np.stack([f.image for f in frames]), np.array([f.time_s for f in frames])
+
+
+def _sample_rgb(path: Path, info: VideoInfo, count: int) -> list:
+    wanted = set(np.linspace(0, info.frame_count - 1, count).astype(int).tolist())
+    return [f for f in iter_frames(path, info, max_side_px=TRACK_MAX_SIDE_PX) if f.index in wanted]
+
+
+def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
+    return bool(np.all((points_px >= 0) & (points_px < [width, height])))
+
+
+def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
+    h, w = stack_energy.shape
+    x0, y0 = int(roi.x * w), int(roi.y * h)
+    x1, y1 = max(x0 + 1, int((roi.x + roi.w) * w)), max(y0 + 1, int((roi.y + roi.h) * h))
+    return float(stack_energy[y0:y1, x0:x1].mean())
+
+
+def _landmark_roi(
+    path: Path, info: VideoInfo, site: str, energy: np.ndarray
+) -> tuple[str, str, Roi] | None:
+    """(site, method, roi) from landmarks, or None when no body part is found."""
+    from models.registry import ModelUnavailableError, model_path
+
+    try:
+        samples = _sample_rgb(path, info, LANDMARK_FRAMES)
+        candidates: list[tuple[float, str, str, Roi]] = []
+        if site in ("auto", "ankle", "knee", "wrist"):
+            with PoseLandmarker(model_path("pose_landmarker_full"), video=False) as lm:
+                people = [(f, p) for f in samples for p in lm.detect(f.image)]
+            sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
+            for name, sides in sites.items():
+                for side_points in sides.values():
+                    idx = [POSE[k] for k in side_points]
+                    h, w = samples[0].image.shape[:2]
+                    pts = [p.xy_px[idx] for _, p in people
+                           if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
+                    if not pts:
+                        continue
+                    roi = roi_from_points(np.concatenate(pts), w, h)
+                    candidates.append((_energy_in(energy, roi), name, "pose", roi))
+        if site in ("auto", "jaw"):
+            with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+                faces = [face for f in samples for face in lm.detect(f.image)]
+            if faces:
+                h, w = samples[0].image.shape[:2]
+                pts = np.concatenate(
+                    [face.xy_px[list(JAW_OVAL) + [FACE["chin"]]] for face in faces]
+                )
+                roi = roi_from_points(pts, w, h, pad=0.1)
+                candidates.append((_energy_in(energy, roi), "jaw", "face", roi))
+    except ModelUnavailableError as exc:
+        log.warning("landmarks unavailable (%s); locating the part from motion", exc)
+        return None
+    if not candidates:
+        return None
+    _, name, method, roi = max(candidates, key=lambda c: c[0])  # the limb that oscillates
+    return name, method, roi
+
+
+def analyze_video(
+    path: str | Path,
+    *,
+    site: str = "auto",
+    roi: Roi | None = None,
+    limits: VideoLimits | None = None,
+    detector: DetectorSettings | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> Analysis:
+    """Analyze one exam video. Raises a ``VisionError`` subclass on bad input."""
+    if site not in ("auto", "ankle", "jaw", "wrist", "knee"):
+        raise AnalysisInputError(f"unknown site {site!r}: use auto, ankle, jaw, wrist or knee")
+    path = Path(path)
+    detector = detector or DetectorSettings()
+    info = probe(path, limits)
+    band = detector.band_for(None if site == "auto" else site)
+    report = progress or (lambda _fraction: None)
+
+    if roi is not None:
+        found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
+    else:
+        stack, times = _energy_map(path, info)
+        energy = band_energy_map(stack, times, band)
+        report(0.1)
+        located = _landmark_roi(path, info, site, energy)
+        if located is not None:
+            found_site, method, region = located
+        else:
+            region, _ = roi_from_energy(energy)
+            found_site, method = (site if site != "auto" else "ankle"), "motion"
+        del stack
+    report(0.2)
+
+    longest = max(info.width, info.height)
+    scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
+    frames = iter_frames(path, info, fmt="gray", max_side_px=TRACK_MAX_SIDE_PX)
+    n = max(1, info.frame_count)
+    trace = track_region(frames, region, scale=scale,
+                         progress=lambda i: report(0.2 + 0.75 * i / n) if i % 30 == 0 else None)  # fmt: skip
+    osc = detect_oscillation(
+        trace.time_s, trace.xy_px, trace.valid, site=found_site, settings=detector
+    )
+    quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
+                     brightness=trace.mean_brightness, sharpness=trace.sharpness,
+                     feature_survival=trace.feature_survival)  # fmt: skip
+    part_px = max(region.w * info.width, region.h * info.height)
+    amp_px = osc.amplitude_pp
+    result = AnalysisResult(
+        site=found_site,
+        clonus_detected=osc.clonus_detected if quality.verdict != "failed" else None,
+        frequency_hz=osc.frequency_hz,
+        beat_count=osc.beat_count,
+        sustained=osc.sustained,
+        episodes=[Episode.model_validate(e.model_dump()) for e in osc.episodes],
+        amplitude=Amplitude(
+            peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
+            peak_to_peak_fraction=round(amp_px / part_px, 5)
+            if amp_px is not None and part_px
+            else None,
+        ),
+        regularity=osc.regularity,
+        confidence=osc.confidence,
+        grades=osc.grades,
+        quality=quality,
+        tracking=Tracking(method=method, roi=region),
+        video=VideoSummary(
+            duration_s=round(info.duration_s, 4),
+            fps=round(info.measured_fps, 3),
+            nominal_fps=info.nominal_fps,
+            width=info.width,
+            height=info.height,
+            rotation=info.rotation,
+            variable_frame_rate=info.variable_frame_rate,
+            codec=info.codec,
+            frame_count=info.frame_count,
+        ),  # fmt: skip
+    )
+    report(1.0)
+    return Analysis(result=result, trace=trace, oscillation=osc, info=info)

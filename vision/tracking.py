@@ -1,0 +1,191 @@
+"""Find the body part and measure its motion to sub-pixel precision, camera motion removed.
+
+Landmarks (MediaPipe) only place the region; pyramidal Lucas–Kanade optical flow on features
+inside it measures the motion, minus the median flow of background features (the camera).
+Where no landmark is found (a close-up of a foot), the region is where motion energy in the
+clonus band concentrates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import signal
+
+from vision.schema import Roi
+from vision.video_io import Frame
+
+_LK = dict(winSize=(21, 21), maxLevel=3,
+           criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))  # fmt: skip
+_FB_MAX_PX = 0.5  # forward–backward error above which a feature track is dropped
+_MIN_FEATURES = 8
+
+
+@dataclass
+class MotionTrace:
+    """Per-frame displacement of the part (camera removed), in pixels of the source video."""
+
+    time_s: np.ndarray
+    xy_px: np.ndarray  # (n, 2) cumulative displacement
+    valid: np.ndarray  # (n,) the part was tracked in this frame
+    camera_xy_px: np.ndarray  # (n, 2) cumulative camera motion that was removed
+    feature_survival: float
+    mean_brightness: np.ndarray  # (n,) whole-frame brightness (flicker, darkness)
+    sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
+
+
+def roi_to_px(roi: Roi, width: int, height: int) -> tuple[int, int, int, int]:
+    x0, y0 = int(roi.x * width), int(roi.y * height)
+    x1 = min(width, int(round((roi.x + roi.w) * width)))
+    y1 = min(height, int(round((roi.y + roi.h) * height)))
+    return x0, y0, max(x0 + 4, x1), max(y0 + 4, y1)
+
+
+def roi_from_points(points_px: np.ndarray, width: int, height: int, pad: float = 0.35) -> Roi:
+    """A region around landmark points, padded by a fraction of its size."""
+    x0, y0 = points_px.min(axis=0)
+    x1, y1 = points_px.max(axis=0)
+    size = max(x1 - x0, y1 - y0, 0.06 * max(width, height))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = size * (0.5 + pad)
+    x0, x1 = np.clip([cx - half, cx + half], 0, width)
+    y0, y1 = np.clip([cy - half, cy + half], 0, height)
+    return Roi(x=x0 / width, y=y0 / height, w=max(1e-3, (x1 - x0) / width),
+               h=max(1e-3, (y1 - y0) / height))  # fmt: skip
+
+
+def band_energy_map(
+    frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float]
+) -> np.ndarray:
+    """Per-pixel variance of brightness changes in the clonus band, (h, w).
+
+    ``frames_gray`` is a small (n, h, w) uint8 stack. Whole-frame changes (flicker, exposure)
+    are taken out by removing each frame's mean first.
+    """
+    n, h, w = frames_gray.shape
+    fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
+    hi = min(band_hz[1], 0.45 * fs)
+    sos = signal.butter(
+        2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos"
+    )
+    energy = np.zeros((h, w), np.float32)
+    for r0 in range(0, h, 16):  # rows in chunks to bound memory
+        rows = frames_gray[:, r0 : r0 + 16].astype(np.float32)
+        rows -= frames_gray.mean(axis=(1, 2), dtype=np.float32)[:, None, None]
+        energy[r0 : r0 + 16] = np.var(signal.sosfiltfilt(sos, rows, axis=0), axis=0)
+    return energy
+
+
+def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:
+    """The block where band energy concentrates (the oscillating part), and how much it stands
+    out (ratio to the median block). Edges moved by camera shake oscillate weakly everywhere.
+    """
+    h, w = energy.shape
+    block = max(4, min(h, w) // 8)
+    pooled = cv2.blur(energy, (block, block))
+    y, x = np.unravel_index(int(np.argmax(pooled)), pooled.shape)
+    ratio = float(pooled[y, x] / (np.median(pooled) + 1e-9))
+    half = block * 1.5
+    x0, x1 = max(0, x - half), min(w, x + half)
+    y0, y1 = max(0, y - half), min(h, y + half)
+    return Roi(x=x0 / w, y=y0 / h, w=(x1 - x0) / w, h=(y1 - y0) / h), ratio
+
+
+def _features(gray: np.ndarray, mask: np.ndarray, max_corners: int) -> np.ndarray | None:
+    pts = cv2.goodFeaturesToTrack(gray, maxCorners=max_corners, qualityLevel=0.005,
+                                  minDistance=3, mask=mask, blockSize=5)  # fmt: skip
+    return pts
+
+
+def _flow(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Track points forward and back; keep those that return to where they started."""
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **_LK)
+    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **_LK)
+    fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
+    ok = (st.reshape(-1) == 1) & (st_b.reshape(-1) == 1) & (fb < _FB_MAX_PX)
+    return nxt, ok
+
+
+def track_region(
+    frames: Iterable[Frame],
+    roi: Roi,
+    *,
+    scale: float = 1.0,
+    max_features: int = 80,
+    progress: Callable[[int], None] | None = None,
+) -> MotionTrace:
+    """Measure the region's motion frame by frame (frames are gray, possibly downscaled).
+
+    ``scale`` converts the frames' pixels to source pixels (source = frame × scale).
+    """
+    times, xy, valid, cam, bright, sharp = [], [], [], [], [], []
+    prev = None
+    part_pts = bg_pts = None
+    pos = np.zeros(2)
+    cam_pos = np.zeros(2)
+    attempted = survived = 0
+    part_mask = bg_mask = None
+    for frame in frames:
+        gray = frame.image
+        h, w = gray.shape
+        if part_mask is None:
+            x0, y0, x1, y1 = roi_to_px(roi, w, h)
+            part_mask = np.zeros((h, w), np.uint8)
+            part_mask[y0:y1, x0:x1] = 255
+            bg_mask = np.full((h, w), 255, np.uint8)
+            mx, my = (x1 - x0) // 2, (y1 - y0) // 2
+            bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
+            box = (x0, y0, x1, y1)
+        tracked = False
+        if prev is not None and part_pts is not None and len(part_pts):
+            nxt, ok = _flow(prev, gray, part_pts)
+            attempted += len(part_pts)
+            survived += int(ok.sum())
+            cam_step = np.zeros(2)
+            if bg_pts is not None and len(bg_pts) >= _MIN_FEATURES:
+                bg_next, bg_ok = _flow(prev, gray, bg_pts)
+                if bg_ok.sum() >= _MIN_FEATURES:
+                    cam_step = np.median((bg_next - bg_pts).reshape(-1, 2)[bg_ok], axis=0)
+                bg_pts = bg_next[bg_ok].reshape(-1, 1, 2)
+            if ok.sum() >= 3:
+                step = np.median((nxt - part_pts).reshape(-1, 2)[ok], axis=0)
+                pos = pos + (step - cam_step)
+                tracked = True
+            cam_pos = cam_pos + cam_step
+            part_pts = nxt[ok].reshape(-1, 1, 2)
+        if part_pts is None or len(part_pts) < _MIN_FEATURES:
+            # Re-seed inside the region, which follows the part's measured position.
+            shifted = np.roll(np.roll(part_mask, int(round(pos[1])), 0), int(round(pos[0])), 1)
+            new = _features(gray, shifted, max_features)
+            part_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
+        if bg_pts is None or len(bg_pts) < _MIN_FEATURES:
+            new = _features(gray, bg_mask, max_features)
+            bg_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
+        times.append(frame.time_s)
+        xy.append(pos * scale)
+        valid.append(tracked or prev is None)
+        cam.append(cam_pos * scale)
+        bright.append(float(gray.mean()))
+        x0, y0, x1, y1 = box
+        crop = gray[y0:y1, x0:x1]
+        sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
+        prev = gray
+        if progress is not None:
+            progress(frame.index)
+    if not times:
+        empty = np.zeros((0, 2))
+        return MotionTrace(
+            np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0)
+        )
+    return MotionTrace(
+        time_s=np.asarray(times),
+        xy_px=np.asarray(xy).reshape(-1, 2),
+        valid=np.asarray(valid, bool),
+        camera_xy_px=np.asarray(cam).reshape(-1, 2),
+        feature_survival=float(survived / max(1, attempted)),
+        mean_brightness=np.asarray(bright),
+        sharpness=np.asarray(sharp),
+    )
