@@ -63,16 +63,12 @@ def render(spec: ClipSpec, path: Path) -> dict:
     mask = cv2.GaussianBlur(mask, (0, 0), 2.0)
     pivot = ((x0 + x1) / 2.0, float(y0))  # the ankle: the part swings about its top
     switch = spec.duration_s / 2 if spec.fps_after else None
-    times = sample_times(
-        spec.duration_s, spec.fps, fps_after=spec.fps_after, switch_s=switch, seed=spec.seed
-    )
+    times = sample_times(spec.duration_s, spec.fps, fps_after=spec.fps_after, switch_s=switch, seed=spec.seed)
     if spec.slow_movement_hz:
         angle = 0.5 * spec.amplitude_deg * np.sin(2 * np.pi * spec.slow_movement_hz * times)
     else:
         angle = (
-            spec.amplitude_deg
-            * clonus_displacement(spec.clonus, times)
-            / max(spec.clonus.amplitude, 1e-9)
+            spec.amplitude_deg * clonus_displacement(spec.clonus, times) / max(spec.clonus.amplitude, 1e-9)
         )
     drift_phase = rng.uniform(0, 2 * np.pi, 4)
     tremor_hz = rng.uniform(8, 12)
@@ -115,9 +111,7 @@ def render(spec: ClipSpec, path: Path) -> dict:
             writer.write(image, float(t))
     truth = clonus_truth(spec.clonus).to_dict()
     if spec.slow_movement_hz or spec.clonus.beats < 3:
-        truth.update(
-            clonus=False, frequency_hz=None, beat_count=0, start_s=None, end_s=None, sustained=None
-        )
+        truth.update(clonus=False, frequency_hz=None, beat_count=0, start_s=None, end_s=None, sustained=None)
     truth.pop("periods_s", None)
     truth["site"] = spec.site
     return truth

@@ -63,15 +63,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="clonus", description="Measure clonus from an exam video."
-    )
+    parser = argparse.ArgumentParser(prog="clonus", description="Measure clonus from an exam video.")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyze one video")
     analyze.add_argument("video", type=Path)
-    analyze.add_argument(
-        "--site", choices=["auto", "ankle", "jaw", "wrist", "knee"], default="auto"
-    )
+    analyze.add_argument("--site", choices=["auto", "ankle", "jaw", "wrist", "knee"], default="auto")
     analyze.add_argument("--roi", help="manual region x,y,w,h as fractions of the upright frame")
     analyze.add_argument("--json", action="store_true", help="print the result JSON only")
     analyze.add_argument("--out", type=Path, help="write result.json (and artifacts) here")

@@ -36,9 +36,7 @@ class Settings(BaseSettings):
 
     @property
     def video_limits(self) -> VideoLimits:
-        return VideoLimits(
-            max_duration_s=self.max_duration_s, max_frame_pixels=self.max_frame_pixels
-        )
+        return VideoLimits(max_duration_s=self.max_duration_s, max_frame_pixels=self.max_frame_pixels)
 
 
 @lru_cache

@@ -44,9 +44,7 @@ def clip_factory(tmp_path):
 
 
 def grace_hopper_rgb() -> np.ndarray:
-    path = os.path.join(
-        os.path.dirname(matplotlib.__file__), "mpl-data/sample_data/grace_hopper.jpg"
-    )
+    path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data/sample_data/grace_hopper.jpg")
     return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
 
 

@@ -36,7 +36,7 @@ def test_cli_json_is_the_full_result(clonus_clip, capsys):
 
 
 def test_manual_roi_is_used(clonus_clip, capsys):
-    path, truth = clonus_clip
+    path, _ = clonus_clip
     assert main(["analyze", str(path), "--roi", "0.55,0.45,0.25,0.35", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["tracking"]["method"] == "manual"
@@ -45,9 +45,7 @@ def test_manual_roi_is_used(clonus_clip, capsys):
 
 def test_still_part_with_hand_held_camera_is_not_clonus(tmp_path, capsys):
     path = tmp_path / "still.mp4"
-    write_clip(
-        ClipSpec(clonus=ClonusSpec(beats=0), shake_px=3.0, tremor_px=0.6, duration_s=4.0), path
-    )
+    write_clip(ClipSpec(clonus=ClonusSpec(beats=0), shake_px=3.0, tremor_px=0.6, duration_s=4.0), path)
     assert main(["analyze", str(path), "--site", "ankle", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clonus_detected"] is False
 
@@ -59,9 +57,7 @@ def test_out_dir_gets_result_json(clonus_clip, tmp_path, capsys):
     assert json.loads((tmp_path / "o" / "result.json").read_text())["clonus_detected"] is True
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"hello world" * 100, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 50]
-)
+@pytest.mark.parametrize("content", [b"", b"hello world" * 100, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 50])
 def test_bad_input_exits_2_with_one_line(tmp_path, content):
     path = tmp_path / "bad.mp4"
     path.write_bytes(content)

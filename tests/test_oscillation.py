@@ -12,9 +12,7 @@ from vision.oscillation import detect_oscillation
 from vision.settings import DetectorSettings
 
 
-def _case(
-    f, beats, fps, snr_db, seed, *, jitter=0.1, fast_phase=0.4, sustained=False, rate_change=False
-):
+def _case(f, beats, fps, snr_db, seed, *, jitter=0.1, fast_phase=0.4, sustained=False, rate_change=False):
     spec = ClonusSpec(
         frequency_hz=f, beats=beats, onset_s=0.8 + (seed % 7) * 0.15, sustained=sustained,
         fast_phase=fast_phase, seed=seed,
@@ -181,9 +179,7 @@ def test_drift_is_not_clonus(seed):
 def test_slow_voluntary_movement_is_not_clonus(f_hz):
     t = sample_times(10.0, 30.0, jitter=0.05)
     rng = np.random.default_rng(0)
-    x = 20 * np.sin(2 * np.pi * f_hz * t + 0.3 * np.sin(2 * np.pi * 0.3 * t)) + rng.normal(
-        0, 0.3, len(t)
-    )
+    x = 20 * np.sin(2 * np.pi * f_hz * t + 0.3 * np.sin(2 * np.pi * 0.3 * t)) + rng.normal(0, 0.3, len(t))
     assert not detect_oscillation(t, x).clonus_detected
 
 
@@ -224,9 +220,7 @@ def test_two_components_are_combined():
     t = sample_times(6.0, 30.0, jitter=0.1)
     spec = ClonusSpec(frequency_hz=7.0, beats=15, onset_s=1.0, seed=6)
     d = clonus_displacement(spec, t)
-    xy = np.stack([0.6 * d, 0.8 * d], axis=1) + np.random.default_rng(0).normal(
-        0, 0.02, (len(t), 2)
-    )
+    xy = np.stack([0.6 * d, 0.8 * d], axis=1) + np.random.default_rng(0).normal(0, 0.02, (len(t), 2))
     r = detect_oscillation(t, xy)
     assert r.beat_count == pytest.approx(15, abs=1)
 
@@ -246,9 +240,7 @@ def test_untracked_samples_are_ignored():
 
 def test_regularity_confidence_amplitude_in_range():
     t = sample_times(6.0, 60.0)
-    spec = ClonusSpec(
-        frequency_hz=6.0, beats=15, onset_s=1.0, amplitude=4.0, sustained=True, seed=8
-    )
+    spec = ClonusSpec(frequency_hz=6.0, beats=15, onset_s=1.0, amplitude=4.0, sustained=True, seed=8)
     r = detect_oscillation(t, clonus_displacement(spec, t))
     assert 0.8 <= r.regularity <= 1.0
     assert 0.7 <= r.confidence <= 1.0

@@ -90,9 +90,7 @@ def _audio_only(path):
     with av.open(str(path), "w") as c:
         s = c.add_stream("aac", rate=44100)
         for i in range(50):
-            f = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             f.sample_rate = 44100
             f.pts = i * 1024
             f.time_base = Fraction(1, 44100)

@@ -90,9 +90,7 @@ def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
     return float(stack_energy[y0:y1, x0:x1].mean())
 
 
-def _landmark_roi(
-    path: Path, info: VideoInfo, site: str, energy: np.ndarray
-) -> tuple[str, str, Roi] | None:
+def _landmark_roi(path: Path, info: VideoInfo, site: str, energy: np.ndarray) -> tuple[str, str, Roi] | None:
     """(site, method, roi) from landmarks, or None when no body part is found."""
     from models.registry import ModelUnavailableError, model_path
 
@@ -118,9 +116,7 @@ def _landmark_roi(
                 faces = [face for f in samples for face in lm.detect(f.image)]
             if faces:
                 h, w = samples[0].image.shape[:2]
-                pts = np.concatenate(
-                    [face.xy_px[list(JAW_OVAL) + [FACE["chin"]]] for face in faces]
-                )
+                pts = np.concatenate([face.xy_px[[*JAW_OVAL, FACE["chin"]]] for face in faces])
                 roi = roi_from_points(pts, w, h, pad=0.1)
                 candidates.append((_energy_in(energy, roi), "jaw", "face", roi))
     except ModelUnavailableError as exc:
@@ -171,9 +167,7 @@ def analyze_video(
     n = max(1, info.frame_count)
     trace = track_region(frames, region, scale=scale,
                          progress=lambda i: report(0.2 + 0.75 * i / n) if i % 30 == 0 else None)  # fmt: skip
-    osc = detect_oscillation(
-        trace.time_s, trace.xy_px, trace.valid, site=found_site, settings=detector
-    )
+    osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=found_site, settings=detector)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
                      feature_survival=trace.feature_survival)  # fmt: skip
@@ -188,9 +182,7 @@ def analyze_video(
         episodes=[Episode.model_validate(e.model_dump()) for e in osc.episodes],
         amplitude=Amplitude(
             peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
-            peak_to_peak_fraction=round(amp_px / part_px, 5)
-            if amp_px is not None and part_px
-            else None,
+            peak_to_peak_fraction=round(amp_px / part_px, 5) if amp_px is not None and part_px else None,
         ),
         regularity=osc.regularity,
         confidence=osc.confidence,
@@ -207,7 +199,7 @@ def analyze_video(
             variable_frame_rate=info.variable_frame_rate,
             codec=info.codec,
             frame_count=info.frame_count,
-        ),  # fmt: skip
+        ),
     )
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info)

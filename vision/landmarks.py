@@ -55,9 +55,7 @@ class _Landmarker:
         raise NotImplementedError
 
     def _run(self, image_rgb: np.ndarray, time_s: float | None):
-        image = self._mp.Image(
-            image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb)
-        )
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb))
         if not self._video:
             return self._task.detect(image)
         # VIDEO mode needs strictly increasing integer milliseconds.

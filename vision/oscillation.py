@@ -113,9 +113,7 @@ def _window_stats(
     held_mask = np.zeros((len(starts), len(freqs)), bool)
     for harmonic in (1.0, 2.0, 3.0):
         fc = fundamental * harmonic
-        held_mask |= (
-            np.abs(freqs[None, :] - fc[:, None]) <= np.maximum(0.2 * fundamental, 1.5)[:, None]
-        )
+        held_mask |= np.abs(freqs[None, :] - fc[:, None]) <= np.maximum(0.2 * fundamental, 1.5)[:, None]
     # Motion energy counts from half the rhythm's frequency up: the examiner's stretch (a step)
     # and drift sit lower and are judged by the valley test below.
     motion_rows = motion[None, :] & (freqs[None, :] >= 0.5 * fundamental[:, None])
@@ -128,9 +126,7 @@ def _window_stats(
     # A rhythm is a true spectral peak with a valley below it; a step or a slow movement has
     # energy falling steadily from below the band instead.
     fund_idx = np.clip(np.searchsorted(freqs, fundamental), 0, len(freqs) - 1)
-    valley = (freqs[None, :] >= 0.5 * fundamental[:, None]) & (
-        freqs[None, :] <= 0.85 * fundamental[:, None]
-    )
+    valley = (freqs[None, :] >= 0.5 * fundamental[:, None]) & (freqs[None, :] <= 0.85 * fundamental[:, None])
     valley_min = np.min(np.where(valley, spec, np.inf), axis=1)
     peak_power = np.maximum(spec[rows, fund_idx], spec[rows, peak_idx] * (~use_half))
     fraction = np.where(peak_power > 2.0 * valley_min, fraction, 0.0)
@@ -235,11 +231,7 @@ def _episode_beats(
     chosen = np.arange(first, last + 1)
     chosen = chosen[(swings[chosen] >= max(3.0 * noise_sd, 0.25 * typical)) | ~in_core[chosen]]
     chosen = np.array(
-        [
-            k
-            for k in chosen
-            if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))
-        ],
+        [k for k in chosen if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))],
         int,
     )
     times = np.array([_refine_peak(nb, peaks[i], fs) for i in chosen])
@@ -388,9 +380,7 @@ class _Candidate:
 
 def _span(c: _Candidate, fs: float, n: int) -> slice:
     period = 1.0 / c.f0
-    return slice(
-        max(0, int((c.times[0] - period) * fs)), min(n, int((c.times[-1] + period) * fs) + 1)
-    )
+    return slice(max(0, int((c.times[0] - period) * fs)), min(n, int((c.times[-1] + period) * fs) + 1))
 
 
 def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:

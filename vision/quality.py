@@ -43,9 +43,7 @@ def assess(
     if len(brightness) and float(np.median(brightness)) < 35:
         issues.append("the video is too dark; add light")
     if _flicker(time_s, brightness):
-        issues.append(
-            "the lighting flickers; avoid LED or fluorescent light beating with the camera"
-        )
+        issues.append("the lighting flickers; avoid LED or fluorescent light beating with the camera")
     if len(sharpness) and float(np.median(sharpness)) < 15:
         issues.append("the body part is blurred; hold the phone still and focus on it")
     if feature_survival and feature_survival < 0.6:

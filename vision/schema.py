@@ -60,9 +60,7 @@ class Roi(_Model):
 
 
 class Tracking(_Model):
-    method: str | None = Field(
-        None, description="pose | face | motion | manual: how the region was found."
-    )
+    method: str | None = Field(None, description="pose | face | motion | manual: how the region was found.")
     roi: Roi | None = None
 
 

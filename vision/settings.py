@@ -17,9 +17,7 @@ DEFAULT_BANDS_HZ: dict[str, tuple[float, float]] = {
 class DetectorSettings(BaseModel):
     bands_hz: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_BANDS_HZ))
     min_beats: int = Field(3, description="Beats for an oscillation to count as clonus.")
-    sustained_min_beats: int = Field(
-        10, description="Beats for 'sustained' (10 after DeGowin; some use 5)."
-    )
+    sustained_min_beats: int = Field(10, description="Beats for 'sustained' (10 after DeGowin; some use 5).")
     min_band_fraction: float = Field(
         0.6, description="Share of a window's motion energy that the rhythm must hold."
     )

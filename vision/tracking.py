@@ -57,9 +57,7 @@ def roi_from_points(points_px: np.ndarray, width: int, height: int, pad: float =
                h=max(1e-3, (y1 - y0) / height))  # fmt: skip
 
 
-def band_energy_map(
-    frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float]
-) -> np.ndarray:
+def band_energy_map(frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
     """Per-pixel variance of brightness changes in the clonus band, (h, w).
 
     ``frames_gray`` is a small (n, h, w) uint8 stack. Whole-frame changes (flicker, exposure)
@@ -68,9 +66,7 @@ def band_energy_map(
     n, h, w = frames_gray.shape
     fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
     hi = min(band_hz[1], 0.45 * fs)
-    sos = signal.butter(
-        2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos"
-    )
+    sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     energy = np.zeros((h, w), np.float32)
     for r0 in range(0, h, 16):  # rows in chunks to bound memory
         rows = frames_gray[:, r0 : r0 + 16].astype(np.float32)
@@ -177,9 +173,7 @@ def track_region(
             progress(frame.index)
     if not times:
         empty = np.zeros((0, 2))
-        return MotionTrace(
-            np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0)
-        )
+        return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     return MotionTrace(
         time_s=np.asarray(times),
         xy_px=np.asarray(xy).reshape(-1, 2),
