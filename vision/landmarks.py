@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
+
+from vision.closing import Closing
 
 # BlazePose indices.
 POSE = {
@@ -37,7 +38,7 @@ class Landmarks:
         return self.xy_px[index]
 
 
-class _Landmarker:
+class _Landmarker(Closing):
     kind = ""
 
     def __init__(self, model_path: str | Path, *, video: bool = True) -> None:
@@ -67,17 +68,6 @@ class _Landmarker:
         if self._task is not None:
             self._task.close()
             self._task = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _to_landmarks(points, width: int, height: int) -> Landmarks:

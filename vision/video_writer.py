@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import av
 import numpy as np
+
+from vision.closing import Closing
 
 _CODECS = {"h264": "libx264", "hevc": "libx265", "vp8": "libvpx", "vp9": "libvpx-vp9"}
 _TIME_BASE = Fraction(1, 90000)
 
 
-class VideoWriter:
+class VideoWriter(Closing):
     """Encode RGB frames into a file; frames carry their own presentation times."""
 
     def __init__(
@@ -87,14 +88,3 @@ class VideoWriter:
         finally:
             self._container.close()
             self._container = None
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
