@@ -13,7 +13,7 @@ import pytest
 from vision.video_writer import VideoWriter
 
 
-def write_clip(
+def moving_square_clip(
     path: Path,
     frames: int = 45,
     size: tuple[int, int] = (64, 48),
@@ -38,7 +38,7 @@ def clip_factory(tmp_path):
     counter = iter(range(10_000))
 
     def make(suffix: str = ".mp4", **kwargs) -> Path:
-        return write_clip(tmp_path / f"clip{next(counter)}{suffix}", **kwargs)
+        return moving_square_clip(tmp_path / f"clip{next(counter)}{suffix}", **kwargs)
 
     return make
 

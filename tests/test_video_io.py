@@ -173,3 +173,14 @@ def test_errors_carry_codes_and_plain_messages(tmp_path):
         probe(path)
     assert info.value.code in {"not-a-video", "corrupt-video"}
     assert "Traceback" not in info.value.message
+
+
+def test_selected_frames_only(clip_factory):
+    path = clip_factory(frames=60)
+    info = probe(path)
+    every = list(iter_frames(path, info))
+    chosen = list(iter_frames(path, info, indices={0, 17, 42}))
+    assert [f.index for f in chosen] == [0, 17, 42]
+    for f in chosen:
+        assert f.time_s == every[f.index].time_s
+        np.testing.assert_array_equal(f.image, every[f.index].image)

@@ -76,7 +76,7 @@ def _energy_map(path: Path, info: VideoInfo) -> tuple[np.ndarray, np.ndarray]:
 
 def _sample_rgb(path: Path, info: VideoInfo, count: int) -> list:
     wanted = set(np.linspace(0, info.frame_count - 1, count).astype(int).tolist())
-    return [f for f in iter_frames(path, info, max_side_px=TRACK_MAX_SIDE_PX) if f.index in wanted]
+    return list(iter_frames(path, info, max_side_px=TRACK_MAX_SIDE_PX, indices=wanted))
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:

@@ -280,6 +280,7 @@ def detect_oscillation(
     hi = min(band[1], 0.45 * source_rate)
     band_eff = (band[0], max(hi, band[0] + 0.5))
     y = _principal_component(xg, fs, band_eff)
+    y = y - y.mean()
     sos = signal.butter(
         4,
         (0.7 * band_eff[0], min(1.5 * band_eff[1], 0.45 * fs)),
@@ -287,12 +288,12 @@ def detect_oscillation(
         fs=fs,
         output="sos",
     )
-    y_band = signal.sosfiltfilt(sos, y - y.mean())
+    y_band = signal.sosfiltfilt(sos, y)
     lp = signal.butter(4, min(1.5 * band_eff[1], 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-    y_lp = signal.sosfiltfilt(lp, y - y.mean())
+    y_lp = signal.sosfiltfilt(lp, y)
     y_band[~grid_valid] = 0.0
 
-    sg, fundamental = _window_stats(y - np.mean(y), fs, band_eff, 0.5 * source_rate)
+    sg, fundamental = _window_stats(y, fs, band_eff, 0.5 * source_rate)
     rhythmic = sg.band_fraction >= settings.min_band_fraction
     # Noise is measured only on samples well away from any rhythmic window's centre.
     quiet_grid = grid_valid & ~_near(sg.time_s[rhythmic], np.arange(len(grid)) / fs, 0.6)
@@ -343,7 +344,6 @@ def detect_oscillation(
         )
         cvs.append(cv)
         amplitudes.append(float(np.median(c.swings)))
-    beat_rates = cvs
 
     f_axis, power = _episode_spectrum(y_band, fs, episodes, grid[0])
     detected = bool(episodes)
@@ -358,11 +358,11 @@ def detect_oscillation(
         sustained=main.sustained if main else (False if len(tv) else None),
         episodes=episodes,
         amplitude_pp=round(amplitudes[main_i], 6) if main_i is not None else None,
-        regularity=round(max(0.0, 1.0 - beat_rates[main_i]), 4) if main_i is not None else None,
+        regularity=round(max(0.0, 1.0 - cvs[main_i]), 4) if main_i is not None else None,
         confidence=confidence,
         grades=_grades(duration, detected, main.sustained if main else None),
         time_s=grid,
-        displacement=y - np.mean(y),
+        displacement=y,
         filtered=y_band,
         spectrum=Spectrum(f_axis, power),
         spectrogram=Spectrogram(sg.time_s + grid[0], sg.frequency_hz, sg.power, sg.band_fraction),
@@ -439,15 +439,6 @@ def _near(centers_s: np.ndarray, t_s: np.ndarray, reach_s: float) -> np.ndarray:
     lo = centers_s[np.clip(idx - 1, 0, len(centers_s) - 1)]
     hi = centers_s[np.clip(idx, 0, len(centers_s) - 1)]
     return (np.abs(t_s - lo) <= reach_s) | (np.abs(t_s - hi) <= reach_s)
-
-
-def _mask_on_grid(centers: np.ndarray, mask: np.ndarray, n: int, fs: float) -> np.ndarray:
-    out = np.zeros(n, bool)
-    half = int(_STEP_S * fs / 2) + 1
-    for c in np.flatnonzero(mask):
-        i = int(centers[c] * fs)
-        out[max(0, i - half) : min(n, i + half)] = True
-    return out
 
 
 def _merge_runs(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:

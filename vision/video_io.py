@@ -243,12 +243,16 @@ def iter_frames(
     *,
     fmt: str = "rgb24",
     max_side_px: int | None = None,
+    indices: set[int] | None = None,
 ) -> Iterator[Frame]:
     """Yield upright frames with their presentation times, one at a time.
 
     ``fmt`` is ``"rgb24"`` or ``"gray"``; ``max_side_px`` scales frames down during conversion
-    (cheap in swscale) so that the longer side is at most that many pixels.
+    (cheap in swscale) so that the longer side is at most that many pixels. ``indices`` limits
+    the output to those frame numbers: the others are decoded but not converted, and decoding
+    stops after the last one.
     """
+    last_wanted = max(indices, default=-1) if indices is not None else None
     container = _open(Path(path))
     try:
         stream = container.streams.video[0]
@@ -265,12 +269,15 @@ def iter_frames(
                 if start_pts is None:
                     start_pts = pts  # times are relative to the first presented frame
                 time_s = float((pts - start_pts) * tb)
-                if scale is not None:
-                    image = frame.to_ndarray(format=fmt, width=scale[0], height=scale[1])
-                else:
-                    image = frame.to_ndarray(format=fmt)
-                yield Frame(index=index, time_s=time_s, image=upright(image, info.rotation))
+                if indices is None or index in indices:
+                    if scale is not None:
+                        image = frame.to_ndarray(format=fmt, width=scale[0], height=scale[1])
+                    else:
+                        image = frame.to_ndarray(format=fmt)
+                    yield Frame(index=index, time_s=time_s, image=upright(image, info.rotation))
                 index += 1
+                if last_wanted is not None and index > last_wanted:
+                    break
         except av.error.FFmpegError as exc:
             if index == 0:
                 raise NoFramesError("no frame of the video could be decoded") from exc
