@@ -1,8 +1,9 @@
 """Synthesize exam videos with known ground truth (``python -m samples.clips``).
 
-A region of a public-domain photo (the "part") rotates about a pivot with a clonus-like
-waveform, over the rest of the photo; optional hand-held camera shake (slow drift plus the
-filmer's 8–12 Hz tremor), sensor noise, low light, LED flicker, variable frame rate and
+The moving part of a scene (``samples.scenes``: a rendered foot, hand or kneecap, or the
+lower jaw of a real person's photo) moves with a clonus-like waveform; optional hand-held
+camera shake (slow drift, roll and the filmer's 8–12 Hz tremor), sensor noise, low light,
+blur, LED flicker, variable frame rate, framing from the part alone to the whole scene and
 portrait rotation metadata. The truth (JSON) is written beside each clip.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from samples.scenes import FRAMINGS, SITES, framing_matrix, scene
 from samples.waveform import ClonusSpec, clonus_displacement, clonus_truth, sample_times
 from vision.video_writer import VideoWriter
 
@@ -27,93 +29,106 @@ class ClipSpec:
     duration_s: float = 4.0
     fps: float = 30.0
     fps_after: float | None = None  # rate change mid-clip (phones in low light)
+    jitter: float = 0.0  # frame-time jitter (fraction of a frame)
     width: int = 480
     height: int = 360
-    amplitude_deg: float = 8.0  # peak-to-peak rotation of the part
-    part: tuple[float, float, float, float] = (0.55, 0.45, 0.25, 0.35)  # x, y, w, h (0–1)
-    shake_px: float = 0.0  # hand-held drift amplitude
-    tremor_px: float = 0.0  # filmer's 8–12 Hz tremor amplitude
+    framing: str = "medium"  # close (the part alone), medium, wide (whole body/scene)
+    person: int = 0  # varies the scene: skin tone, photo, details
+    amplitude: float = 1.0  # × the site's typical peak-to-peak (ankle 8°, jaw 10 % of its height …)
+    shake_px: float = 0.0  # hand-held drift amplitude (output pixels)
+    shake_deg: float = 0.0  # hand-held roll amplitude
+    tremor_px: float = 0.0  # the filmer's 8–12 Hz tremor amplitude
     noise_sd: float = 2.0
     brightness: float = 1.0  # < 1 for low light
+    blur_px: float = 0.0  # defocus
     flicker: float = 0.0  # relative brightness oscillation (LED)
     flicker_hz: float = 10.0
-    rotation_ccw: int = 0  # display rotation stored in the container
+    rotation_ccw: int = 0  # display rotation stored in the container (portrait stored as landscape)
     codec: str = "h264"
     crf: int = 20
     seed: int = 0
     slow_movement_hz: float | None = None  # a voluntary < 3 Hz movement instead of clonus
 
+    @property
+    def label(self) -> str:
+        if self.slow_movement_hz:
+            return f"slow {self.slow_movement_hz:.1f} Hz"
+        if self.clonus.beats < 3:
+            return "jerk" if self.clonus.beats else ("flicker" if self.flicker else "still")
+        return f"{self.clonus.frequency_hz:.1f} Hz × {self.clonus.beats}"
 
-def _photo(width: int, height: int) -> np.ndarray:
-    from skimage import data
 
-    img = data.astronaut()
-    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
+def _shake(spec: ClipSpec, t: float, phases: np.ndarray, tremor_hz: float) -> tuple[float, float, float]:
+    """Camera offset (px) and roll (deg) at time ``t``: slow drift plus hand tremor."""
+    dx = spec.shake_px * (np.sin(2 * np.pi * 0.3 * t + phases[0]) + 0.5 * np.sin(2 * np.pi * 0.7 * t + phases[1]))
+    dy = spec.shake_px * (np.sin(2 * np.pi * 0.25 * t + phases[2]) + 0.5 * np.sin(2 * np.pi * 0.9 * t + phases[3]))
+    dx += spec.tremor_px * np.sin(2 * np.pi * tremor_hz * t)
+    dy += spec.tremor_px * np.cos(2 * np.pi * tremor_hz * 1.07 * t)
+    roll = spec.shake_deg * np.sin(2 * np.pi * 0.4 * t + phases[4])
+    return float(dx), float(dy), float(roll)
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """2×3 affine ``a ∘ b``."""
+    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]]).astype(np.float32)
+
+
+def _part_motion(spec: ClipSpec, times: np.ndarray, default: float) -> np.ndarray:
+    amp = spec.amplitude * default
+    if spec.slow_movement_hz:
+        return 0.5 * amp * np.sin(2 * np.pi * spec.slow_movement_hz * times)
+    return amp * clonus_displacement(spec.clonus, times) / max(spec.clonus.amplitude, 1e-9)
 
 
 def render(spec: ClipSpec, path: Path) -> dict:
     """Write the clip; return its ground truth."""
     rng = np.random.default_rng(spec.seed)
-    base = _photo(spec.width, spec.height).astype(np.float32)
-    px, py, pw, ph = spec.part
-    x0, y0 = int(px * spec.width), int(py * spec.height)
-    x1, y1 = int((px + pw) * spec.width), int((py + ph) * spec.height)
-    mask = np.zeros((spec.height, spec.width), np.float32)
-    mask[y0:y1, x0:x1] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), 2.0)
-    pivot = ((x0 + x1) / 2.0, float(y0))  # the ankle: the part swings about its top
+    sc = scene(spec.site, spec.person)
+    w, h = spec.width, spec.height
+    frame_m = framing_matrix(sc, spec.framing, w, h)
     switch = spec.duration_s / 2 if spec.fps_after else None
-    times = sample_times(spec.duration_s, spec.fps, fps_after=spec.fps_after, switch_s=switch, seed=spec.seed)
-    if spec.slow_movement_hz:
-        angle = 0.5 * spec.amplitude_deg * np.sin(2 * np.pi * spec.slow_movement_hz * times)
-    else:
-        angle = (
-            spec.amplitude_deg * clonus_displacement(spec.clonus, times) / max(spec.clonus.amplitude, 1e-9)
-        )
-    drift_phase = rng.uniform(0, 2 * np.pi, 4)
+    times = sample_times(spec.duration_s, spec.fps, jitter=spec.jitter, fps_after=spec.fps_after,
+                         switch_s=switch, seed=spec.seed)  # fmt: skip
+    motion = _part_motion(spec, times, sc.default_amplitude)
+    phases = rng.uniform(0, 2 * np.pi, 5)
     tremor_hz = rng.uniform(8, 12)
-    out_w, out_h = spec.width, spec.height
-    with VideoWriter(path, width=out_w if spec.rotation_ccw % 180 == 0 else out_h,
-                     height=out_h if spec.rotation_ccw % 180 == 0 else out_w,
-                     fps=spec.fps, codec=spec.codec, crf=spec.crf,
-                     display_rotation_ccw=spec.rotation_ccw) as writer:  # fmt: skip
-        for t, a in zip(times, angle, strict=True):
-            m = cv2.getRotationMatrix2D(pivot, float(a), 1.0)
-            moved = cv2.warpAffine(
-                base, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-            )
-            moved_mask = cv2.warpAffine(mask, m, (out_w, out_h), flags=cv2.INTER_LINEAR)[..., None]
-            frame = base * (1 - moved_mask) + moved * moved_mask
-            dx = spec.shake_px * (
-                np.sin(2 * np.pi * 0.3 * t + drift_phase[0])
-                + 0.5 * np.sin(2 * np.pi * 0.7 * t + drift_phase[1])
-            )
-            dy = spec.shake_px * (
-                np.sin(2 * np.pi * 0.25 * t + drift_phase[2])
-                + 0.5 * np.sin(2 * np.pi * 0.9 * t + drift_phase[3])
-            )
-            dx += spec.tremor_px * np.sin(2 * np.pi * tremor_hz * t)
-            dy += spec.tremor_px * np.cos(2 * np.pi * tremor_hz * t * 1.07)
-            if dx or dy:
-                shift = np.float32([[1, 0, dx], [0, 1, dy]])
-                frame = cv2.warpAffine(
-                    frame,
-                    shift,
-                    (out_w, out_h),
-                    flags=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT,
-                )
+    portrait = spec.rotation_ccw % 180 != 0
+    size = (w, h)
+    with VideoWriter(path, width=h if portrait else w, height=w if portrait else h, fps=spec.fps,
+                     codec=spec.codec, crf=spec.crf, display_rotation_ccw=spec.rotation_ccw) as writer:  # fmt: skip
+        for t, value in zip(times, motion, strict=True):
+            dx, dy, roll = _shake(spec, float(t), phases, tremor_hz)
+            cam = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+            cam[:, 2] += (dx, dy)
+            view = _compose(cam, frame_m)
+            moved_view = _compose(view, sc.matrix(float(value)))
+            flags = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_REFLECT}
+            frame = cv2.warpAffine(sc.image, view, size, **flags)
+            moved = cv2.warpAffine(sc.image, moved_view, size, **flags)
+            alpha = cv2.warpAffine(sc.mask, moved_view, size, flags=cv2.INTER_LINEAR)[..., None]
+            frame += alpha * (moved - frame)
+            if spec.blur_px:
+                frame = cv2.GaussianBlur(frame, (0, 0), spec.blur_px)
             gain = spec.brightness * (1 + spec.flicker * np.sin(2 * np.pi * spec.flicker_hz * t))
-            frame = frame * gain + rng.normal(0, spec.noise_sd, frame.shape)
+            frame *= gain
+            if spec.noise_sd:
+                frame += spec.noise_sd * rng.standard_normal(frame.shape, dtype=np.float32)
             image = np.clip(frame, 0, 255).astype(np.uint8)
             if spec.rotation_ccw:
                 image = np.ascontiguousarray(np.rot90(image, k=-(spec.rotation_ccw // 90)))
             writer.write(image, float(t))
     truth = clonus_truth(spec.clonus).to_dict()
     if spec.slow_movement_hz or spec.clonus.beats < 3:
-        truth.update(clonus=False, frequency_hz=None, beat_count=0, start_s=None, end_s=None, sustained=None)
+        truth.update(clonus=False, frequency_hz=None, beat_count=0, start_s=None, end_s=None,
+                     sustained=None, beat_times_s=[])  # fmt: skip
     truth.pop("periods_s", None)
-    truth["site"] = spec.site
+    s = float(frame_m[0, 0])
+    x0, y0, x1, y1 = sc.part_box_px
+    corners = np.array([[x0, y0, 1], [x1, y1, 1]], np.float32) @ frame_m.T
+    (rx0, ry0), (rx1, ry1) = np.clip(corners / [w, h], 0, 1)
+    truth.update(site=spec.site, framing=spec.framing,
+                 roi={"x": float(rx0), "y": float(ry0), "w": float(rx1 - rx0), "h": float(ry1 - ry0)},
+                 amplitude_px=round(s * sc.displacement_px(spec.amplitude * sc.default_amplitude), 2))  # fmt: skip
     return truth
 
 
@@ -131,9 +146,14 @@ def main() -> None:
     parser.add_argument("--frequency-hz", type=float, default=6.0)
     parser.add_argument("--beats", type=int, default=12)
     parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--site", choices=SITES, default="ankle")
+    parser.add_argument("--framing", choices=FRAMINGS, default="medium")
+    parser.add_argument("--size", default="480x360", help="WxH of the stored frames")
     args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
     spec = ClipSpec(clonus=ClonusSpec(frequency_hz=args.frequency_hz, beats=args.beats, onset_s=1.0),
-                    fps=args.fps, duration_s=1.0 + args.beats / args.frequency_hz + 1.5)  # fmt: skip
+                    site=args.site, framing=args.framing, width=width, height=height, fps=args.fps,
+                    duration_s=1.0 + args.beats / args.frequency_hz + 1.5)  # fmt: skip
     print(json.dumps(write_clip(spec, args.out), indent=2))
 
 
