@@ -60,8 +60,9 @@ class ClipSpec:
 
 def _shake(spec: ClipSpec, t: float, phases: np.ndarray, tremor_hz: float) -> tuple[float, float, float]:
     """Camera offset (px) and roll (deg) at time ``t``: slow drift plus hand tremor."""
-    dx = spec.shake_px * (np.sin(2 * np.pi * 0.3 * t + phases[0]) + 0.5 * np.sin(2 * np.pi * 0.7 * t + phases[1]))
-    dy = spec.shake_px * (np.sin(2 * np.pi * 0.25 * t + phases[2]) + 0.5 * np.sin(2 * np.pi * 0.9 * t + phases[3]))
+    w = 2 * np.pi * t
+    dx = spec.shake_px * (np.sin(0.3 * w + phases[0]) + 0.5 * np.sin(0.7 * w + phases[1]))
+    dy = spec.shake_px * (np.sin(0.25 * w + phases[2]) + 0.5 * np.sin(0.9 * w + phases[3]))
     dx += spec.tremor_px * np.sin(2 * np.pi * tremor_hz * t)
     dy += spec.tremor_px * np.cos(2 * np.pi * tremor_hz * 1.07 * t)
     roll = spec.shake_deg * np.sin(2 * np.pi * 0.4 * t + phases[4])
@@ -94,8 +95,9 @@ def render(spec: ClipSpec, path: Path) -> dict:
     tremor_hz = rng.uniform(8, 12)
     portrait = spec.rotation_ccw % 180 != 0
     size = (w, h)
-    with VideoWriter(path, width=h if portrait else w, height=w if portrait else h, fps=spec.fps,
-                     codec=spec.codec, crf=spec.crf, display_rotation_ccw=spec.rotation_ccw) as writer:  # fmt: skip
+    stored = (h, w) if portrait else (w, h)
+    with VideoWriter(path, width=stored[0], height=stored[1], fps=spec.fps, codec=spec.codec,
+                     crf=spec.crf, display_rotation_ccw=spec.rotation_ccw) as writer:  # fmt: skip
         for t, value in zip(times, motion, strict=True):
             dx, dy, roll = _shake(spec, float(t), phases, tremor_hz)
             cam = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
@@ -126,9 +128,9 @@ def render(spec: ClipSpec, path: Path) -> dict:
     x0, y0, x1, y1 = sc.part_box_px
     corners = np.array([[x0, y0, 1], [x1, y1, 1]], np.float32) @ frame_m.T
     (rx0, ry0), (rx1, ry1) = np.clip(corners / [w, h], 0, 1)
-    truth.update(site=spec.site, framing=spec.framing,
-                 roi={"x": float(rx0), "y": float(ry0), "w": float(rx1 - rx0), "h": float(ry1 - ry0)},
-                 amplitude_px=round(s * sc.displacement_px(spec.amplitude * sc.default_amplitude), 2))  # fmt: skip
+    roi = {"x": float(rx0), "y": float(ry0), "w": float(rx1 - rx0), "h": float(ry1 - ry0)}
+    amplitude_px = round(s * sc.displacement_px(spec.amplitude * sc.default_amplitude), 2)
+    truth.update(site=spec.site, framing=spec.framing, roi=roi, amplitude_px=amplitude_px)
     return truth
 
 

@@ -47,7 +47,7 @@ def eval_set(seed: int = 2026, clonus_clips: int = 36) -> list[tuple[str, ClipSp
             person=int(rng.integers(4)),
             clonus=ClonusSpec(frequency_hz=round(freq, 2), beats=beats, onset_s=round(onset, 2),
                               sustained=sustained, fast_phase=float(rng.uniform(0.3, 0.5)),
-                              seed=int(rng.integers(1 << 16))),  # fmt: skip
+                              seed=int(rng.integers(1 << 16))),
             fps=fps,
             fps_after=(fps * 2 / 3 if i % 5 == 2 else None),
             jitter=float(rng.choice([0.0, 0.05, 0.15])),
@@ -64,7 +64,8 @@ def eval_set(seed: int = 2026, clonus_clips: int = 36) -> list[tuple[str, ClipSp
             crf=int(rng.choice([20, 26, 30])),
             seed=i,
         )
-        spec = replace(spec, duration_s=round(onset + _clonus_s(spec.clonus) + float(rng.uniform(0.8, 2.0)), 2))
+        tail_s = float(rng.uniform(0.8, 2.0))
+        spec = replace(spec, duration_s=round(onset + _clonus_s(spec.clonus) + tail_s, 2))
         out.append((f"c{i:02d}-{site}-{framing}", spec))
     looks = [
         ("still-shake", {"shake_px": 4.0, "shake_deg": 0.4, "tremor_px": 0.8}),
@@ -128,7 +129,7 @@ def run_one(name: str, spec: ClipSpec, folder: Path) -> Row:
     seconds = time.perf_counter() - t0
     onset = None
     if truth["clonus"] and r.episodes:
-        onset = abs(min(r.episodes, key=lambda e: abs(e.start_s - truth["start_s"])).start_s - truth["start_s"])
+        onset = min(abs(e.start_s - truth["start_s"]) for e in r.episodes)
     return Row(name, truth["clonus"], r.clonus_detected, truth["frequency_hz"], r.frequency_hz,
                truth["beat_count"], r.beat_count, truth["sustained"], r.sustained, onset,
                r.tracking.method, r.quality.verdict, seconds, spec.duration_s)  # fmt: skip
@@ -176,7 +177,8 @@ def _fmt(v) -> str:
 
 
 def print_rows(rows: list[Row], out=sys.stdout) -> None:
-    head = ("clip", "truth", "found", "f_true", "f_hz", "b_true", "beats", "onset_err", "method", "quality", "s")
+    head = ("clip", "truth", "found", "f_true", "f_hz", "b_true", "beats", "onset_err", "method", "quality")
+    head += ("s",)
     print("  ".join(f"{h:>10}" if i else f"{h:<24}" for i, h in enumerate(head)), file=out)
     for r in rows:
         ok = (r.detected is True) == r.truth_clonus

@@ -35,8 +35,7 @@ class Scene:
         """2×3 canvas transform of the part for one displacement ``value``."""
         if self.motion == "rotate":
             return cv2.getRotationMatrix2D(self.pivot_px, float(value), 1.0)
-        x0, y0, x1, y1 = self.part_box_px
-        d = float(value) * (y1 - y0)
+        d = float(value) * (self.part_box_px[3] - self.part_box_px[1])
         return np.float32([[1, 0, d * self.direction[0]], [0, 1, d * self.direction[1]]])
 
     def displacement_px(self, value: float) -> float:
@@ -98,14 +97,14 @@ def _limb(site: str, seed: int) -> Scene:
     shade = np.linspace(0.85, 1.05, w, dtype=np.float32)[None, :, None]
     if site == "ankle":  # seated, lower leg vertical, foot to the right; pivot at the ankle
         knee, ankle = np.array([760.0, 80.0]), np.array([800.0, 760.0])
-        shank = np.array([knee + [-105, 0], knee + [105, 0], ankle + [70, 0], ankle + [-80, 0]])
-        foot = np.array([ankle + [-95, -30], ankle + [75, -40], ankle + [330, 40], ankle + [370, 95],
-                         ankle + [350, 140], ankle + [-60, 150], ankle + [-110, 90]])  # fmt: skip
+        shank = np.vstack([knee + np.array([[-105, 0], [105, 0]]), ankle + np.array([[70, 0], [-80, 0]])])
+        toe = [[330, 40], [370, 95], [350, 140]]
+        foot = ankle + np.array([[-95, -30], [75, -40], *toe, [-60, 150], [-110, 90]])
         fixed, moving, pivot, motion, default = [shank], [foot], ankle, "rotate", 8.0
     elif site == "wrist":  # forearm from the left, hand to the right; pivot at the wrist
         wrist = np.array([900.0, 600.0])
-        arm = np.array([[0, 540], [0, 680], wrist + [10, 60], wrist + [10, -55]], float)
-        palm = np.array([wrist + [-5, -62], wrist + [210, -70], wrist + [230, 70], wrist + [-5, 65]])
+        arm = np.vstack([[[0, 540], [0, 680]], wrist + np.array([[10, 60], [10, -55]])])
+        palm = wrist + np.array([[-5, -62], [210, -70], [230, 70], [-5, 65]])
         fingers = [np.array([[wrist[0] + 205, wrist[1] - 68 + 34 * k], [wrist[0] + 360 - 20 * abs(k - 1.5),
                     wrist[1] - 64 + 34 * k], [wrist[0] + 360 - 20 * abs(k - 1.5), wrist[1] - 40 + 34 * k],
                     [wrist[0] + 205, wrist[1] - 40 + 34 * k]]) for k in range(4)]  # fmt: skip
