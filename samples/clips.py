@@ -125,9 +125,14 @@ def render(spec: ClipSpec, path: Path) -> dict:
                      sustained=None, beat_times_s=[])  # fmt: skip
     truth.pop("periods_s", None)
     s = float(frame_m[0, 0])
+    # Where the part is while it beats (the stretch moves it from its rest position).
+    beating = (times >= (truth["start_s"] or 0)) & (times <= (truth["end_s"] or times[-1]))
+    mid = float(np.median(motion[beating])) if beating.any() else 0.0
     x0, y0, x1, y1 = sc.part_box_px
-    corners = np.array([[x0, y0, 1], [x1, y1, 1]], np.float32) @ frame_m.T
-    (rx0, ry0), (rx1, ry1) = np.clip(corners / [w, h], 0, 1)
+    box = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], np.float32)
+    corners = box @ _compose(frame_m, sc.matrix(mid)).T
+    rx0, ry0 = np.clip(corners.min(axis=0) / [w, h], 0, 1)
+    rx1, ry1 = np.clip(corners.max(axis=0) / [w, h], 0, 1)
     roi = {"x": float(rx0), "y": float(ry0), "w": float(rx1 - rx0), "h": float(ry1 - ry0)}
     amplitude_px = round(s * sc.displacement_px(spec.amplitude * sc.default_amplitude), 2)
     truth.update(site=spec.site, framing=spec.framing, roi=roi, amplitude_px=amplitude_px)

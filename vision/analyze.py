@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.errors import AnalysisInputError
-from vision.landmarks import FACE, JAW_OVAL, POSE, FaceLandmarker, PoseLandmarker
+from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker
 from vision.oscillation import OscillationResult, detect_oscillation
 from vision.quality import assess
 from vision.schema import (
@@ -113,11 +113,13 @@ def _landmark_roi(path: Path, info: VideoInfo, site: str, energy: np.ndarray) ->
                     candidates.append((_energy_in(energy, roi), name, "pose", roi))
         if site in ("auto", "jaw"):
             with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
-                faces = [face for f in samples for face in lm.detect(f.image)]
+                found = [lm.detect(f.image) for f in samples]
+            # The largest face of each frame (the patient, close to the camera).
+            faces = [max(fs, key=lambda face: np.ptp(face.xy_px[:, 1])) for fs in found if fs]
             if faces:
                 h, w = samples[0].image.shape[:2]
-                pts = np.concatenate([face.xy_px[[*JAW_OVAL, FACE["chin"]]] for face in faces])
-                roi = roi_from_points(pts, w, h, pad=0.1)
+                pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
+                roi = roi_from_points(pts, w, h, pad=0.15)
                 candidates.append((_energy_in(energy, roi), "jaw", "face", roi))
     except ModelUnavailableError as exc:
         log.warning("landmarks unavailable (%s); locating the part from motion", exc)

@@ -58,35 +58,49 @@ def roi_from_points(points_px: np.ndarray, width: int, height: int, pad: float =
 
 
 def band_energy_map(frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
-    """Per-pixel variance of brightness changes in the clonus band, (h, w).
+    """Per-pixel motion energy in the clonus band, (h, w), roughly in pixels².
 
-    ``frames_gray`` is a small (n, h, w) uint8 stack. Whole-frame changes (flicker, exposure)
-    are taken out by removing each frame's mean first.
+    ``frames_gray`` is a small (n, h, w) uint8 stack. The variance of band-passed brightness is
+    divided by the local gradient energy (brightness change ≈ gradient × motion), so strong
+    edges moved a little by the camera do not outweigh low-contrast skin moved a lot.
+    Whole-frame changes (flicker, exposure) are taken out by removing each frame's mean first.
     """
     n, h, w = frames_gray.shape
     fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
     hi = min(band_hz[1], 0.45 * fs)
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     energy = np.zeros((h, w), np.float32)
+    means = frames_gray.mean(axis=(1, 2), dtype=np.float32)[:, None, None]
     for r0 in range(0, h, 16):  # rows in chunks to bound memory
-        rows = frames_gray[:, r0 : r0 + 16].astype(np.float32)
-        rows -= frames_gray.mean(axis=(1, 2), dtype=np.float32)[:, None, None]
+        rows = frames_gray[:, r0 : r0 + 16].astype(np.float32) - means
         energy[r0 : r0 + 16] = np.var(signal.sosfiltfilt(sos, rows, axis=0), axis=0)
-    return energy
+    mean_frame = frames_gray.mean(axis=0, dtype=np.float32)
+    gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
+    grad2 = cv2.blur(gx * gx + gy * gy, (3, 3))
+    return energy / (grad2 + float(grad2.mean()) + 1.0)
 
 
 def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:
-    """The block where band energy concentrates (the oscillating part), and how much it stands
-    out (ratio to the median block). Edges moved by camera shake oscillate weakly everywhere.
+    """The blob where band energy concentrates (the oscillating part), and how much it stands
+    out (ratio to the median block).
     """
     h, w = energy.shape
-    block = max(4, min(h, w) // 8)
+    block = max(4, min(h, w) // 10)
+    energy = energy.copy()
+    m = max(1, round(0.03 * min(h, w)))  # the outermost pixels: encoder and border artifacts
+    floor = float(np.median(energy))
+    energy[:m], energy[-m:], energy[:, :m], energy[:, -m:] = floor, floor, floor, floor
     pooled = cv2.blur(energy, (block, block))
     y, x = np.unravel_index(int(np.argmax(pooled)), pooled.shape)
     ratio = float(pooled[y, x] / (np.median(pooled) + 1e-9))
-    half = block * 1.5
-    x0, x1 = max(0, x - half), min(w, x + half)
-    y0, y1 = max(0, y - half), min(h, y + half)
+    floor = float(np.median(pooled))
+    strong = (pooled >= floor + 0.4 * (pooled[y, x] - floor)).astype(np.uint8)
+    _, labels = cv2.connectedComponents(strong)
+    ys, xs = np.nonzero(labels == labels[y, x])
+    pad = block
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
     return Roi(x=x0 / w, y=y0 / h, w=(x1 - x0) / w, h=(y1 - y0) / h), ratio
 
 
@@ -105,26 +119,54 @@ def _flow(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray) -> tuple[np.ndarra
     return nxt, ok
 
 
+def _moving_steps(log: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | None]:
+    """Per step, the median step of the features that move (the part), not of the still ones.
+
+    A region around a joint holds both the moving part and still skin or background. Each
+    feature's mean squared step over its life says whether it belongs to the moving part;
+    the median is then taken over those above a fraction of the strongest movers.
+    """
+    power: dict[int, list[float]] = {}
+    for ids, steps in log:
+        for i, d2 in zip(ids.tolist(), (steps**2).sum(axis=1).tolist(), strict=True):
+            power.setdefault(i, []).append(d2)
+    energy = {i: float(np.mean(v)) for i, v in power.items() if len(v) >= 3}
+    if not energy:
+        return [np.median(steps, axis=0) if len(steps) else None for _, steps in log]
+    top = float(np.percentile(list(energy.values()), 95))
+    movers = {i for i, e in energy.items() if e >= 0.3 * top}
+    out: list[np.ndarray | None] = []
+    for ids, steps in log:
+        if not len(steps):
+            out.append(None)
+            continue
+        pick = np.array([i in movers for i in ids.tolist()])
+        out.append(np.median(steps[pick] if pick.sum() >= 2 else steps, axis=0))
+    return out
+
+
 def track_region(
     frames: Iterable[Frame],
     roi: Roi,
     *,
     scale: float = 1.0,
-    max_features: int = 80,
+    max_features: int = 120,
     progress: Callable[[int], None] | None = None,
 ) -> MotionTrace:
     """Measure the region's motion frame by frame (frames are gray, possibly downscaled).
 
     ``scale`` converts the frames' pixels to source pixels (source = frame × scale).
     """
-    times, xy, valid, cam, bright, sharp = [], [], [], [], [], []
+    times, valid, cam, bright, sharp = [], [], [], [], []
+    log: list[tuple[np.ndarray, np.ndarray]] = []  # per frame: feature ids and their steps
     prev = None
     part_pts = bg_pts = None
-    pos = np.zeros(2)
+    part_ids = np.zeros(0, np.int64)
+    next_id = 0
     cam_pos = np.zeros(2)
     attempted = survived = 0
     part_mask = bg_mask = None
-    for frame in frames:
+    for n, frame in enumerate(frames):
         gray = frame.image
         h, w = gray.shape
         if part_mask is None:
@@ -135,7 +177,7 @@ def track_region(
             mx, my = (x1 - x0) // 2, (y1 - y0) // 2
             bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
             box = (x0, y0, x1, y1)
-        tracked = False
+        ids, steps = np.zeros(0, np.int64), np.zeros((0, 2))
         if prev is not None and part_pts is not None and len(part_pts):
             nxt, ok = _flow(prev, gray, part_pts)
             attempted += len(part_pts)
@@ -146,23 +188,26 @@ def track_region(
                 if bg_ok.sum() >= _MIN_FEATURES:
                     cam_step = np.median((bg_next - bg_pts).reshape(-1, 2)[bg_ok], axis=0)
                 bg_pts = bg_next[bg_ok].reshape(-1, 1, 2)
-            if ok.sum() >= 3:
-                step = np.median((nxt - part_pts).reshape(-1, 2)[ok], axis=0)
-                pos = pos + (step - cam_step)
-                tracked = True
+            ids = part_ids[ok]
+            steps = (nxt - part_pts).reshape(-1, 2)[ok] - cam_step
             cam_pos = cam_pos + cam_step
-            part_pts = nxt[ok].reshape(-1, 1, 2)
-        if part_pts is None or len(part_pts) < _MIN_FEATURES:
-            # Re-seed inside the region, which follows the part's measured position.
-            shifted = np.roll(np.roll(part_mask, int(round(pos[1])), 0), int(round(pos[0])), 1)
-            new = _features(gray, shifted, max_features)
-            part_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
+            part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), ids
+        log.append((ids, steps))
+        if part_pts is None or len(part_pts) < 0.6 * max_features or n % 15 == 0:
+            # Top up inside the region, away from the features still tracked.
+            mask = part_mask.copy()
+            for x, y in (part_pts.reshape(-1, 2) if part_pts is not None else []):
+                cv2.circle(mask, (int(x), int(y)), 4, 0, -1)
+            room = max_features - (0 if part_pts is None else len(part_pts))
+            new = _features(gray, mask, room) if room > 0 else None
+            if new is not None and len(new):
+                part_pts = new if part_pts is None else np.concatenate([part_pts, new]).astype(np.float32)
+                part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + len(new))])
+                next_id += len(new)
         if bg_pts is None or len(bg_pts) < _MIN_FEATURES:
-            new = _features(gray, bg_mask, max_features)
+            new = _features(gray, bg_mask, 80)
             bg_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
         times.append(frame.time_s)
-        xy.append(pos * scale)
-        valid.append(tracked or prev is None)
         cam.append(cam_pos * scale)
         bright.append(float(gray.mean()))
         x0, y0, x1, y1 = box
@@ -174,6 +219,13 @@ def track_region(
     if not times:
         empty = np.zeros((0, 2))
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
+    pos = np.zeros(2)
+    xy = []
+    for i, step in enumerate(_moving_steps(log)):
+        if step is not None:
+            pos = pos + step
+        xy.append(pos * scale)
+        valid.append(step is not None or i == 0)
     return MotionTrace(
         time_s=np.asarray(times),
         xy_px=np.asarray(xy).reshape(-1, 2),
