@@ -166,9 +166,14 @@ def track_region(
     cam_pos = np.zeros(2)
     attempted = survived = 0
     part_mask = bg_mask = None
+    ref_mean = None
     for n, frame in enumerate(frames):
         gray = frame.image
         h, w = gray.shape
+        mean = float(gray.mean())
+        ref_mean = ref_mean or max(mean, 1.0)
+        if abs(mean / ref_mean - 1) > 0.01:  # LED flicker, auto-exposure: a gain, taken out
+            gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
         if part_mask is None:
             x0, y0, x1, y1 = roi_to_px(roi, w, h)
             part_mask = np.zeros((h, w), np.uint8)
@@ -209,7 +214,7 @@ def track_region(
             bg_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
         times.append(frame.time_s)
         cam.append(cam_pos * scale)
-        bright.append(float(gray.mean()))
+        bright.append(mean)
         x0, y0, x1, y1 = box
         crop = gray[y0:y1, x0:x1]
         sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)

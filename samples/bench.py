@@ -1,0 +1,132 @@
+"""Speed and memory (``make bench``): decoding alone vs the full analysis vs a naive baseline.
+
+Each measurement runs in its own fresh process, so its peak RSS is its own. Figures are
+printed, never asserted: the machines are shared and noisy, so read the ratios, which are
+measured in the same run on the same file.
+
+    python -m samples.bench [--out data/bench] [--skip-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _decode(path: str) -> tuple[float, float, int]:
+    import av
+
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _frame in container.decode(stream):
+            n += 1
+    return time.perf_counter() - t0, _peak_rss_mb(), n
+
+
+def _analyze(path: str) -> tuple[float, float, int]:
+    from vision.analyze import analyze_video
+
+    t0 = time.perf_counter()
+    a = analyze_video(path, site="ankle")
+    return time.perf_counter() - t0, _peak_rss_mb(), a.info.frame_count
+
+
+def _baseline(path: str) -> tuple[float, float, int]:
+    """Naive: the pose landmarker on every full-resolution frame."""
+    from models.registry import model_path
+    from vision.landmarks import PoseLandmarker
+    from vision.video_io import iter_frames, probe
+
+    t0 = time.perf_counter()
+    info = probe(path)
+    n = 0
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=True) as lm:
+        for frame in iter_frames(path, info):
+            lm.detect(frame.image, frame.time_s)
+            n += 1
+    return time.perf_counter() - t0, _peak_rss_mb(), n
+
+
+def _detector_60s() -> tuple[float, float, int]:
+    from samples.waveform import ClonusSpec, clonus_displacement
+    from vision.oscillation import detect_oscillation
+
+    t = np.arange(0, 60, 1 / 30.0)
+    x = clonus_displacement(ClonusSpec(frequency_hz=6.0, beats=300, onset_s=2.0, sustained=True), t)
+    x = x + np.random.default_rng(0).normal(0, 0.05, len(t))
+    xy = np.stack([x, 0 * x], axis=1)
+    detect_oscillation(t, xy, np.ones(len(t), bool), site="ankle")  # warm-up (imports, caches)
+    t0 = time.perf_counter()
+    runs = 20
+    for _ in range(runs):
+        detect_oscillation(t, xy, np.ones(len(t), bool), site="ankle")
+    return (time.perf_counter() - t0) / runs, _peak_rss_mb(), len(t)
+
+
+def _in_fresh_process(fn, *args) -> tuple[float, float, int]:
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def make_clip(folder: Path, duration_s: float) -> Path:
+    """A portrait phone clip, 1080×1920 shown (stored 1920×1080 + rotation), 30 fps, with clonus."""
+    from samples.clips import ClipSpec, write_clip
+    from samples.waveform import ClonusSpec
+
+    path = folder / f"bench_{int(duration_s)}s_1080x1920.mp4"
+    if not path.exists():
+        beats = int((duration_s - 2.0) * 6.0)
+        spec = ClipSpec(site="ankle", framing="medium", width=1080, height=1920, rotation_ccw=90,
+                        duration_s=duration_s, fps=30.0, shake_px=4.0, tremor_px=0.5, crf=23,
+                        clonus=ClonusSpec(frequency_hz=6.0, beats=beats, onset_s=1.0,
+                                          sustained=True))  # fmt: skip
+        write_clip(spec, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Speed and memory of the analysis")
+    parser.add_argument("--out", type=Path, default=Path("data/bench"))
+    parser.add_argument("--skip-baseline", action="store_true", help="skip the slow naive baseline")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("generating clips (cached in", args.out, ") ...", file=sys.stderr)
+    clips = {10: make_clip(args.out, 10.0), 60: make_clip(args.out, 60.0)}
+    rows = []
+    for length, path in clips.items():
+        dec = _in_fresh_process(_decode, str(path))
+        ana = _in_fresh_process(_analyze, str(path))
+        base = None if args.skip_baseline or length != 10 else _in_fresh_process(_baseline, str(path))
+        rows.append((length, dec, ana, base))
+    det = _in_fresh_process(_detector_60s)
+    print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>17}"
+          f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
+    for length, dec, ana, base in rows:
+        b_s = f"{base[0]:.2f}" if base else "-"
+        b_ratio = f"{base[0] / ana[0]:.2f}" if base else "-"
+        b_rss = f"{base[1]:.0f} MB" if base else "-"
+        name = f"{length} s 1080x1920 30fps"
+        print(f"{name:<22}{dec[0]:>10.2f}{ana[0]:>12.2f}{b_s:>12}{ana[0] / dec[0]:>17.2f}"
+              f"{b_ratio:>19}{f'{dec[1]:.0f} MB':>12}{f'{ana[1]:.0f} MB':>14}{b_rss:>14}")  # fmt: skip
+    print(f"\ndetector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
+    r10, r60 = rows[0][2][1], rows[1][2][1]
+    print(f"analysis peak RSS, 60 s vs 10 s clip: {r60:.0f} MB vs {r10:.0f} MB ({r60 / r10:.2f}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

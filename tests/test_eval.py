@@ -1,0 +1,64 @@
+"""Accuracy on generated clips with known truth: a subset of ``make eval`` and the committed
+samples. Thresholds are the targets of the tracking issue (#5), not numbers from a run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from samples.evaluate import eval_set, evaluate
+from vision.analyze import analyze_video
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "clips"
+# One clip per site and framing with 6+ beats, and one of each look-alike.
+SUBSET = ("c05-jaw-medium", "c06-wrist-medium", "c15-knee-close", "c16-ankle-medium", "c14-wrist-close",
+          "c31-knee-medium", "n00-still-shake-ankle", "n03-slow-knee", "n06-tremor-only-wrist",
+          "n08-flicker-ankle", "n10-jerk-wrist")  # fmt: skip
+# Episodes of 3–5 beats in the hardest framings (known gap, see #5).
+SHORT = ("c00-ankle-close", "c02-wrist-close", "c22-wrist-wide")
+
+
+def _clips(names: tuple[str, ...]):
+    wanted = dict(eval_set())
+    return [(n, wanted[n]) for n in names]
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory):
+    return evaluate(tmp_path_factory.mktemp("eval"), _clips(SUBSET), jobs=2)
+
+
+def test_subset_meets_the_targets(subset):
+    rows, summary = subset
+    assert summary["clips"] == len(SUBSET) and summary["errors"] == 0
+    assert summary["sensitivity"] >= 0.95, [r.name for r in rows if r.truth_clonus and not r.detected]
+    assert summary["specificity"] >= 0.95, [r.name for r in rows if not r.truth_clonus and r.detected]
+    assert summary["frequency_mae_hz"] <= 0.1
+    assert summary["beats_within_1"] >= 0.95, [(r.name, r.truth_beats, r.beats) for r in rows]
+
+
+def test_onset_within_one_period(subset):
+    rows, _ = subset
+    for r in rows:
+        if r.truth_clonus:
+            assert r.onset_err_s is not None and r.onset_err_s <= 1.0 / r.truth_hz, r.name
+
+
+@pytest.mark.xfail(strict=True, reason="#5 gap: 3–5-beat episodes in close-up/wide framings are missed")
+def test_short_episodes_are_found(tmp_path):
+    _, summary = evaluate(tmp_path, _clips(SHORT), jobs=2)
+    assert summary["sensitivity"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["ankle_clonus", "jaw_clonus", "ankle_sustained", "ankle_still_handheld"])
+def test_committed_samples_match_their_truth(name):
+    truth = json.loads((SAMPLES / f"{name}.truth.json").read_text())["truth"]
+    result = analyze_video(SAMPLES / f"{name}.mp4", site=truth["site"]).result
+    assert result.clonus_detected is truth["clonus"]
+    if truth["clonus"]:
+        assert abs(result.frequency_hz - truth["frequency_hz"]) <= 0.1
+        assert abs(result.beat_count - truth["beat_count"]) <= 1
+        assert result.sustained is truth["sustained"]
