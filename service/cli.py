@@ -72,7 +72,39 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="print the result JSON only")
     analyze.add_argument("--out", type=Path, help="write result.json (and artifacts) here")
     analyze.set_defaults(func=cmd_analyze)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key; it is printed once, as the last line")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_keys)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=cmd_keys)
     return parser
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from service.config import get_settings
+    from service.db import migrate, session_factory
+    from service.keys import create_key, revoke_key
+
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    with session_factory(settings.resolved_database_url)() as session:
+        if args.action == "create":
+            try:
+                row, plain = create_key(session, args.name)
+            except ValueError as exc:
+                print(f"clonus: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            print(f"created API key {row.name!r}; webhook secret: {row.webhook_secret}")
+            print("store it now; it is not shown again:")
+            print(plain)
+            return EXIT_OK
+        if not revoke_key(session, args.name):
+            print(f"clonus: no active key named {args.name!r}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"revoked {args.name!r}")
+        return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,17 @@ class Settings(BaseSettings):
     )
     model_dir: Path | None = Field(None, description="Prepared model files (default models/cache).")
 
+    executor: str = Field("local", description="local (in-process worker pool) or celery")
+    workers: int = Field(2, description="Worker processes of the local pool")
+    max_tasks_per_child: int = 20
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_time_limit_s: float = 900.0
+    max_attempts: int = Field(3, description="A job left running by a dead worker is retried this often")
+    stale_after_s: float = Field(120.0, description="A running job silent this long is presumed dead")
+    retention_days: float = 30.0
+    webhook_attempts: int = 5
+    webhook_backoff_s: float = 1.0
+
     max_upload_bytes: int = 500 * 1024 * 1024
     max_duration_s: float = 120.0
     max_frame_pixels: int = 3840 * 2160

@@ -1,0 +1,208 @@
+"""The /v1 job API: upload an exam video, follow the analysis, fetch the result and artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import Analysis, ApiKey, session_factory, utcnow
+from service.keys import find_key
+from service.problems import ProblemError
+from service.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
+from vision.analyze import parse_roi
+from vision.errors import NotAVideoError, NoVideoStreamError, VisionError
+from vision.video_io import probe
+
+router = APIRouter(prefix="/v1", tags=["analyses"])
+_bearer = HTTPBearer(auto_error=False)
+Site = Literal["auto", "ankle", "jaw", "wrist", "knee"]
+
+
+class Accepted(BaseModel):
+    id: str
+    status: str
+
+
+class AnalysisOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: int
+    site: str
+    created_at: str
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class AnalysisPage(BaseModel):
+    items: list[AnalysisOut]
+    next_cursor: str | None
+
+
+def settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def session_dep(request: Request):
+    with session_factory(request.app.state.settings.resolved_database_url)() as s:
+        yield s
+
+
+def caller(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: Annotated[Session, Depends(session_dep)],
+) -> ApiKey:
+    key = find_key(session, creds.credentials) if creds else None
+    if key is None:
+        raise ProblemError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY'",
+                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    return key
+
+
+def _out(row: Analysis) -> AnalysisOut:
+    return AnalysisOut(id=row.id, status=row.status, progress=row.progress, site=row.site,
+                       created_at=row.created_at.isoformat(), result=row.result, error=row.error)  # fmt: skip
+
+
+def _own(session: Session, key: ApiKey, analysis_id: str) -> Analysis:
+    row = session.get(Analysis, analysis_id)
+    if row is None or row.key_id != key.id or row.purged_at is not None:
+        raise ProblemError(404, "not-found", "no such analysis")
+    return row
+
+
+Key = Annotated[ApiKey, Depends(caller)]
+Db = Annotated[Session, Depends(session_dep)]
+Conf = Annotated[Settings, Depends(settings_dep)]
+
+
+@router.post("/analyses", status_code=202, response_model=Accepted, name="create_analysis",
+             responses={413: {}, 415: {}, 422: {}})  # fmt: skip
+async def create_analysis(
+    request: Request,
+    response: Response,
+    key: Key,
+    session: Db,
+    settings: Conf,
+    video: Annotated[UploadFile, File(description="The exam video (mp4, mov, webm, ...)")],
+    site: Annotated[Site, Form()] = "auto",
+    roi: Annotated[str | None, Form(description="x,y,w,h as fractions of the frame")] = None,
+    callback_url: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Accepted:
+    """Upload an exam video; the analysis runs as a job."""
+    if idempotency_key:
+        same = (Analysis.key_id == key.id) & (Analysis.idempotency_key == idempotency_key)
+        done = session.scalar(select(Analysis).where(same))
+        if done is not None:
+            _accepted_headers(response, done.id)
+            return Accepted(id=done.id, status=done.status)
+    if roi:
+        try:
+            parse_roi(roi)
+        except VisionError as exc:
+            raise ProblemError(422, "invalid-roi", exc.message) from exc
+    if callback_url and not callback_url.startswith(("http://", "https://")):
+        raise ProblemError(422, "invalid-callback-url", "callback_url must be an http(s) URL")
+    row = Analysis(id=str(uuid.uuid4()), key_id=key.id, site=site, roi=roi, callback_url=callback_url,
+                   idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
+    dest = video_path(settings.data_dir, row.id)
+    try:
+        await save_upload(video, dest, settings.max_upload_bytes)
+    except UploadTooLargeError as exc:
+        erase(settings.data_dir, row.id)
+        raise ProblemError(413, "too-large", f"the upload exceeds {settings.max_upload_bytes} bytes") from exc
+    try:
+        await asyncio.to_thread(probe, dest, settings.video_limits)
+    except (NotAVideoError, NoVideoStreamError) as exc:
+        erase(settings.data_dir, row.id)
+        raise ProblemError(415, exc.code, exc.message) from exc
+    except VisionError as exc:
+        erase(settings.data_dir, row.id)
+        raise ProblemError(422, exc.code, exc.message) from exc
+    session.add(row)
+    session.commit()  # enqueued only after the commit
+    request.app.state.executor.submit(row.id)
+    _accepted_headers(response, row.id)
+    return Accepted(id=row.id, status="queued")
+
+
+def _accepted_headers(response: Response, analysis_id: str) -> None:
+    response.headers["Location"] = f"/v1/analyses/{analysis_id}"
+    response.headers["Retry-After"] = "2"
+
+
+@router.get("/analyses/{analysis_id}", response_model=AnalysisOut, name="get_analysis")
+def get_analysis(analysis_id: str, key: Key, session: Db) -> AnalysisOut:
+    """Status, progress, and the result when it succeeded (or the problem when it failed)."""
+    return _out(_own(session, key, analysis_id))
+
+
+@router.get("/analyses", response_model=AnalysisPage, name="list_analyses")
+def list_analyses(key: Key, session: Db, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                  cursor: str | None = None) -> AnalysisPage:  # fmt: skip
+    """The caller's analyses, newest first; pass ``next_cursor`` back as ``cursor``."""
+    q = select(Analysis).where(Analysis.key_id == key.id, Analysis.purged_at.is_(None))
+    if cursor:
+        anchor = session.get(Analysis, cursor)
+        if anchor is None or anchor.key_id != key.id:
+            raise ProblemError(422, "invalid-cursor", "unknown cursor")
+        q = q.where((Analysis.created_at < anchor.created_at)
+                    | ((Analysis.created_at == anchor.created_at) & (Analysis.id < anchor.id)))  # fmt: skip
+    rows = session.scalars(q.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AnalysisPage(items=[_out(r) for r in rows], next_cursor=rows[-1].id if more else None)
+
+
+@router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis")
+def delete_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> Response:
+    """Erase the video and every artifact."""
+    row = _own(session, key, analysis_id)
+    erase(settings.data_dir, row.id)
+    row.purged_at, row.result, row.error = utcnow(), None, None
+    session.commit()
+    return Response(status_code=204)
+
+
+def _artifact(settings: Settings, session: Session, key: ApiKey, analysis_id: str, name: str,
+              media_type: str) -> FileResponse:  # fmt: skip
+    row = _own(session, key, analysis_id)
+    path = analysis_dir(settings.data_dir, row.id) / name
+    if row.status != "succeeded" or not path.is_file():
+        raise ProblemError(404, "not-found", f"{name} is not available for this analysis")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)
+def get_overlay(analysis_id: str, key: Key, session: Db, settings: Conf) -> FileResponse:
+    """The annotated overlay video (range requests supported)."""
+    return _artifact(settings, session, key, analysis_id, "overlay.mp4", "video/mp4")
+
+
+@router.get("/analyses/{analysis_id}/plots/{name}.png", name="get_plot", response_class=FileResponse)
+def get_plot(analysis_id: str, name: str, key: Key, session: Db, settings: Conf) -> FileResponse:
+    """A plot: displacement, spectrum or spectrogram."""
+    if name not in ("displacement", "spectrum", "spectrogram"):
+        raise ProblemError(404, "not-found", "plots are displacement, spectrum and spectrogram")
+    return _artifact(settings, session, key, analysis_id, f"{name}.png", "image/png")
+
+
+@router.get("/analyses/{analysis_id}/report", name="get_report", response_class=FileResponse)
+def get_report(analysis_id: str, key: Key, session: Db, settings: Conf) -> FileResponse:
+    """The report page a clinician opens in a browser."""
+    return _artifact(settings, session, key, analysis_id, "report.html", "text/html")
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Analysis.status, func.count()).group_by(Analysis.status)).all()
+    return {status: n for status, n in rows}

@@ -1,0 +1,48 @@
+"""Celery for the scale-out path: ``celery -A service.celery_app worker``.
+
+Redis broker, acks late with reject on worker loss, prefetch 1, a time limit, retries with
+backoff for transient faults (database or broker unreachable). The job is ``run_analysis``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_ready
+from sqlalchemy.exc import OperationalError
+
+from service.config import get_settings
+from service.jobs import run_analysis
+
+_settings = get_settings()
+celery = Celery("clonus", broker=_settings.redis_url)
+celery.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=_settings.job_time_limit_s,
+    task_soft_time_limit=_settings.job_time_limit_s * 0.9,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": int(_settings.job_time_limit_s * 2)},
+    worker_hijack_root_logger=False,
+)
+
+
+@celery.task(name="clonus.analyze", autoretry_for=(OperationalError, ConnectionError), retry_backoff=True,
+             retry_backoff_max=60, max_retries=5)  # fmt: skip
+def analyze_task(analysis_id: str) -> str:
+    return run_analysis(analysis_id)
+
+
+class _Submitter:
+    def submit(self, analysis_id: str) -> None:
+        analyze_task.delay(analysis_id)
+
+
+@worker_ready.connect
+def _recover_on_start(**_kwargs) -> None:
+    """A restarted worker re-queues jobs that a dead worker left running."""
+    from service.db import migrate
+    from service.jobs import recover
+
+    migrate(_settings.resolved_database_url)
+    recover(_settings, _Submitter(), all_running=False)

@@ -1,0 +1,215 @@
+"""The analysis job, and the executors that run it: an in-process pool of worker processes
+(embedded default) or Celery workers (scale-out). Both run ``run_analysis``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+
+from service.config import Settings, get_settings
+from service.db import Analysis, ApiKey, session_factory, utcnow
+from service.storage import analysis_dir, video_path
+
+log = logging.getLogger(__name__)
+
+
+def problem(status: int, code: str, detail: str) -> dict:
+    return {"type": f"https://clonus.dev/problems/{code}", "title": code.replace("-", " "),
+            "status": status, "detail": detail}  # fmt: skip
+
+
+def _claim(settings: Settings, analysis_id: str) -> Analysis | None:
+    """Mark the job running if it is queued (or running but silent: its worker died)."""
+    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
+    with session_factory(settings.resolved_database_url)() as s:
+        claimed = s.execute(
+            update(Analysis)
+            .where(Analysis.id == analysis_id, Analysis.purged_at.is_(None),
+                   or_(Analysis.status == "queued",
+                       (Analysis.status == "running") & (Analysis.updated_at < stale)))
+            .values(status="running", attempts=Analysis.attempts + 1, updated_at=utcnow())
+        ).rowcount  # fmt: skip
+        s.commit()
+        return s.get(Analysis, analysis_id) if claimed else None
+
+
+def run_analysis(analysis_id: str) -> str:
+    """Run one analysis job to its end; returns the final status (or "skipped")."""
+    from vision.analyze import analyze_video, parse_roi
+    from vision.errors import VisionError
+
+    settings = get_settings()
+    sessions = session_factory(settings.resolved_database_url)
+    row = _claim(settings, analysis_id)
+    if row is None:
+        return "skipped"
+    if row.attempts > settings.max_attempts:
+        detail = f"the analysis was interrupted {row.attempts - 1} times"
+        return _finish(settings, analysis_id, "failed", error=problem(500, "analysis-interrupted", detail))
+    last = [0.0, 0]
+
+    def progress(fraction: float) -> None:
+        pct = int(5 + 90 * fraction)
+        if pct > last[1] and (time.monotonic() - last[0] > 2.0 or pct - last[1] >= 10):
+            last[:] = [time.monotonic(), pct]
+            with sessions() as s:
+                s.execute(update(Analysis).where(Analysis.id == analysis_id)
+                          .values(progress=pct, updated_at=utcnow()))  # fmt: skip
+                s.commit()
+
+    t0 = time.perf_counter()
+    try:
+        analysis = analyze_video(video_path(settings.data_dir, analysis_id), site=row.site,
+                                 roi=parse_roi(row.roi) if row.roi else None,
+                                 limits=settings.video_limits, progress=progress)  # fmt: skip
+        result = analysis.result.model_dump(mode="json")
+        folder = analysis_dir(settings.data_dir, analysis_id)
+        (folder / "result.json").write_text(json.dumps(result, indent=2))
+        try:
+            from service.artifacts import write_artifacts
+        except ImportError:  # pragma: no cover - artifacts are optional for the job
+            write_artifacts = None
+        if write_artifacts is not None:
+            write_artifacts(analysis, video_path(settings.data_dir, analysis_id), folder)
+        return _finish(settings, analysis_id, "succeeded", result=result, seconds=time.perf_counter() - t0)
+    except VisionError as exc:
+        return _finish(settings, analysis_id, "failed", error=problem(422, exc.code, exc.message))
+    except Exception as exc:  # never a traceback to the client; nothing identifying in the log
+        log.error("analysis %s failed: %s", analysis_id, type(exc).__name__)
+        return _finish(settings, analysis_id, "failed",
+                       error=problem(500, "analysis-failed", "the analysis failed unexpectedly"))  # fmt: skip
+
+
+def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict | None = None,
+            error: dict | None = None, seconds: float | None = None) -> str:  # fmt: skip
+    with session_factory(settings.resolved_database_url)() as s:
+        row = s.get(Analysis, analysis_id)
+        row.status, row.result, row.error, row.analysis_s = status, result, error, seconds
+        row.progress = 100 if status == "succeeded" else row.progress
+        s.commit()
+        callback = row.callback_url
+        secret = s.get(ApiKey, row.key_id).webhook_secret
+    if callback:
+        from service.webhooks import deliver
+
+        data = {"id": analysis_id, "status": status, "result": result, "error": error}
+        payload = {"type": f"analysis.{status}", "timestamp": utcnow().isoformat(), "data": data}
+        deliver(callback, secret, payload, attempts=settings.webhook_attempts,
+                backoff_s=settings.webhook_backoff_s)  # fmt: skip
+    return status
+
+
+class Executor(Protocol):
+    def submit(self, analysis_id: str) -> None: ...
+    def pending(self) -> int: ...
+    def alive(self) -> bool: ...
+    def shutdown(self) -> None: ...
+
+
+class LocalExecutor:
+    """A pool of worker processes in the web server's own machine (the embedded default).
+
+    A worker that crashes (a MediaPipe fault) breaks only its job: the pool is rebuilt and the
+    jobs it held are recovered (re-queued, or failed after ``max_attempts``).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self._settings.workers, mp_context=mp.get_context("spawn"),
+                                   max_tasks_per_child=self._settings.max_tasks_per_child)  # fmt: skip
+
+    def submit(self, analysis_id: str) -> None:
+        with self._lock:
+            self._pending.add(analysis_id)
+            fut = self._pool.submit(run_analysis, analysis_id)
+        fut.add_done_callback(lambda f, i=analysis_id: self._done(i, f))
+
+    def _done(self, analysis_id: str, fut: Future) -> None:
+        with self._lock:
+            self._pending.discard(analysis_id)
+        if isinstance(fut.exception(), BrokenProcessPool):
+            log.error("a worker process died; rebuilding the pool")
+            with self._lock:
+                if getattr(self._pool, "_broken", False):
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+            threading.Thread(target=recover, args=(self._settings, self, True), daemon=True).start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def alive(self) -> bool:
+        return not getattr(self._pool, "_broken", False)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class CeleryExecutor:
+    """Jobs go to Celery workers through Redis (scale-out)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from service.celery_app import analyze_task, celery
+
+        self._celery, self._task = celery, analyze_task
+
+    def submit(self, analysis_id: str) -> None:
+        self._task.delay(analysis_id)
+
+    def pending(self) -> int:
+        try:
+            with self._celery.connection_for_write() as conn:
+                return int(conn.default_channel.client.llen("celery"))
+        except Exception:
+            return -1
+
+    def alive(self) -> bool:
+        try:
+            with self._celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1)
+            return True
+        except Exception:
+            return False
+
+    def shutdown(self) -> None:
+        pass
+
+
+def make_executor(settings: Settings) -> Executor:
+    return CeleryExecutor(settings) if settings.executor == "celery" else LocalExecutor(settings)
+
+
+def recover(settings: Settings, executor: Executor, all_running: bool) -> int:
+    """Re-queue jobs left running by a dead worker and every queued job; returns how many.
+
+    ``all_running``: the local pool died with its process, so none of its jobs is alive;
+    otherwise only jobs silent for ``stale_after_s`` are presumed dead.
+    """
+    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
+    with session_factory(settings.resolved_database_url)() as s:
+        cond = Analysis.status == "running"
+        if not all_running:
+            cond = cond & (Analysis.updated_at < stale)
+        s.execute(update(Analysis).where(cond, Analysis.purged_at.is_(None)).values(status="queued"))
+        s.commit()
+        ids = s.scalars(select(Analysis.id).where(Analysis.status == "queued", Analysis.purged_at.is_(None))
+                        .order_by(Analysis.created_at)).all()  # fmt: skip
+    for analysis_id in ids:
+        executor.submit(analysis_id)
+    return len(ids)

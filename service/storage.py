@@ -1,0 +1,39 @@
+"""Local storage of uploads and artifacts under ``CLONUS_DATA_DIR/analyses/<id>/``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class UploadTooLargeError(Exception):
+    pass
+
+
+def analysis_dir(data_dir: Path, analysis_id: str) -> Path:
+    return Path(data_dir) / "analyses" / analysis_id
+
+
+def video_path(data_dir: Path, analysis_id: str) -> Path:
+    return analysis_dir(data_dir, analysis_id) / "video"
+
+
+async def save_upload(upload, dest: Path, max_bytes: int) -> int:
+    """Stream an upload to ``dest`` in chunks; raises UploadTooLargeError past ``max_bytes``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := await upload.read(CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise UploadTooLargeError
+            out.write(chunk)
+    return size
+
+
+def erase(data_dir: Path, analysis_id: str) -> None:
+    shutil.rmtree(analysis_dir(data_dir, analysis_id), ignore_errors=True)
