@@ -167,6 +167,7 @@ class CeleryExecutor:
     def __init__(self, settings: Settings) -> None:
         from service.celery_app import analyze_task, celery
 
+        celery.conf.broker_url = settings.redis_url  # this app's settings, not the import-time ones
         self._celery, self._task = celery, analyze_task
 
     def submit(self, analysis_id: str) -> None:
