@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: setup run test lint eval bench samples clean
+.PHONY: setup run test lint eval bench samples load clean
 
 setup: $(STAMP)
 	@$(PY) -m models.prepare
@@ -30,6 +30,11 @@ bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose 
 
 samples: setup  ## the small clips committed under samples/ (with their truth)
 	$(PY) -m samples.make_samples samples/clips
+
+load: setup  ## concurrent uploads against a server started here on 127.0.0.1:8765
+	@mkdir -p data; CLONUS_PORT=8765 $(PY) -m service.serve > data/load-server.log 2>&1 & echo $$! > data/load-server.pid; \
+	for i in $$(seq 60); do curl -sf http://127.0.0.1:8765/healthz >/dev/null && break; sleep 0.5; done; \
+	$(PY) -m service.load --url http://127.0.0.1:8765; rc=$$?; kill $$(cat data/load-server.pid); exit $$rc
 
 lint: setup
 	$(PY) -m ruff check .
