@@ -75,12 +75,6 @@ def run_analysis(analysis_id: str) -> str:
         result = analysis.result.model_dump(mode="json")
         folder = analysis_dir(settings.data_dir, analysis_id)
         (folder / "result.json").write_text(json.dumps(result, indent=2))
-        try:
-            from service.artifacts import write_artifacts
-        except ImportError:  # pragma: no cover - artifacts are optional for the job
-            write_artifacts = None
-        if write_artifacts is not None:
-            write_artifacts(analysis, video_path(settings.data_dir, analysis_id), folder)
         return _finish(settings, analysis_id, "succeeded", result=result, seconds=time.perf_counter() - t0)
     except VisionError as exc:
         return _finish(settings, analysis_id, "failed", error=problem(422, exc.code, exc.message))
