@@ -223,3 +223,24 @@ def test_a_worker_killed_mid_job_loses_nothing(env, client):
     assert client.get("/healthz").status_code == 200  # the web process is unharmed
     done = _wait(client, headers, analysis_id)
     assert done["status"] == "succeeded"
+
+
+def test_retention_erases_old_videos_and_artifacts(env, client):
+    from datetime import timedelta
+
+    from service.app import purge_expired
+    from service.db import utcnow
+
+    headers, _ = _key(env, "clinic")
+    old_id = _upload(client, headers).json()["id"]
+    new_id = _upload(client, headers).json()["id"]
+    _wait(client, headers, old_id)
+    _wait(client, headers, new_id)
+    with session_factory(env.resolved_database_url)() as s:
+        s.get(Analysis, old_id).created_at = utcnow() - timedelta(days=env.retention_days + 1)
+        s.commit()
+    assert purge_expired(env) == 1
+    assert not (env.data_dir / "analyses" / old_id).exists()
+    assert (env.data_dir / "analyses" / new_id / "video").is_file()
+    assert client.get(f"/v1/analyses/{old_id}", headers=headers).status_code == 404
+    assert client.get(f"/v1/analyses/{new_id}", headers=headers).json()["status"] == "succeeded"
