@@ -57,7 +57,7 @@ def _texture(shape: tuple[int, int], seed: int, scale: float = 1.0) -> np.ndarra
     tiled = cv2.resize(tiled, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     oy, ox = rng.integers(0, g.shape[0] // 2), rng.integers(0, g.shape[1] // 2)
     patch = tiled[oy : oy + h, ox : ox + w]
-    return 0.8 + 0.4 * (patch - patch.mean()) / (4 * patch.std() + 1e-6) + 0.0
+    return 0.8 + 0.4 * (patch - patch.mean()) / (4 * patch.std() + 1e-6)
 
 
 def _background(h: int, w: int, seed: int) -> np.ndarray:
@@ -142,15 +142,16 @@ def _limb(site: str, seed: int) -> Scene:
     return Scene(img, soft, (float(pivot[0]), float(pivot[1])), motion, direction, box, reach, default)
 
 
-def _photo(name: str) -> np.ndarray:
+def photo(name: str) -> np.ndarray:
+    """A public-domain photo that a package ships, RGB uint8: "astronaut" or "grace_hopper"."""
     if name == "astronaut":
         from skimage import data
 
-        return data.astronaut().astype(np.float32)
+        return np.ascontiguousarray(data.astronaut())
     import matplotlib
 
     path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data/sample_data/grace_hopper.jpg")
-    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB).astype(np.float32)
+    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
 
 
 # Lower jaw (below the mouth, to the chin), from face-mesh 172, 152, 397 on each photo.
@@ -162,7 +163,7 @@ _JAWS = {
 
 def _jaw(seed: int) -> Scene:
     name = ("grace_hopper", "astronaut")[seed % 2]
-    img = _photo(name)
+    img = photo(name).astype(np.float32)
     h, w = img.shape[:2]
     poly = np.array(_JAWS[name], float)
     # Photos are small; work at 2× so close-ups keep detail.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
@@ -115,25 +116,30 @@ async def create_analysis(
         raise ProblemError(422, "invalid-callback-url", "callback_url must be an http(s) URL")
     row = Analysis(id=str(uuid.uuid4()), key_id=key.id, site=site, roi=roi, callback_url=callback_url,
                    idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
-    dest = video_path(settings.data_dir, row.id)
     try:
-        await save_upload(video, dest, settings.max_upload_bytes)
-    except UploadTooLargeError as exc:
-        erase(settings.data_dir, row.id)
-        raise ProblemError(413, "too-large", f"the upload exceeds {settings.max_upload_bytes} bytes") from exc
-    try:
-        await asyncio.to_thread(probe, dest, settings.video_limits)
-    except (NotAVideoError, NoVideoStreamError) as exc:
-        erase(settings.data_dir, row.id)
-        raise ProblemError(415, exc.code, exc.message) from exc
-    except VisionError as exc:
-        erase(settings.data_dir, row.id)
-        raise ProblemError(422, exc.code, exc.message) from exc
+        await _store_checked(video, video_path(settings.data_dir, row.id), settings)
+    except ProblemError:
+        erase(settings.data_dir, row.id)  # a rejected upload leaves nothing behind
+        raise
     session.add(row)
     session.commit()  # enqueued only after the commit
     request.app.state.executor.submit(row.id)
     _accepted_headers(response, row.id)
     return Accepted(id=row.id, status="queued")
+
+
+async def _store_checked(video: UploadFile, dest: Path, settings: Settings) -> None:
+    """Stream the upload to ``dest`` and probe it; a ProblemError (413/415/422) says why not."""
+    try:
+        await save_upload(video, dest, settings.max_upload_bytes)
+    except UploadTooLargeError as exc:
+        raise ProblemError(413, "too-large", f"the upload exceeds {settings.max_upload_bytes} bytes") from exc
+    try:
+        await asyncio.to_thread(probe, dest, settings.video_limits)
+    except (NotAVideoError, NoVideoStreamError) as exc:
+        raise ProblemError(415, exc.code, exc.message) from exc
+    except VisionError as exc:
+        raise ProblemError(422, exc.code, exc.message) from exc
 
 
 def _accepted_headers(response: Response, analysis_id: str) -> None:

@@ -33,16 +33,11 @@ def analyze_task(analysis_id: str) -> str:
     return run_analysis(analysis_id)
 
 
-class _Submitter:
-    def submit(self, analysis_id: str) -> None:
-        analyze_task.delay(analysis_id)
-
-
 @worker_ready.connect
 def _recover_on_start(**_kwargs) -> None:
     """A restarted worker re-queues jobs that a dead worker left running."""
     from service.db import migrate
-    from service.jobs import recover
+    from service.jobs import CeleryExecutor, recover
 
     migrate(_settings.resolved_database_url)
-    recover(_settings, _Submitter(), all_running=False)
+    recover(_settings, CeleryExecutor(_settings), all_running=False)

@@ -18,25 +18,25 @@ from sqlalchemy import or_, select, update
 
 from service.config import Settings, get_settings
 from service.db import Analysis, ApiKey, session_factory, utcnow
+from service.problems import problem
 from service.storage import analysis_dir, video_path
 
 log = logging.getLogger(__name__)
 
 
-def problem(status: int, code: str, detail: str) -> dict:
-    return {"type": f"https://clonus.dev/problems/{code}", "title": code.replace("-", " "),
-            "status": status, "detail": detail}  # fmt: skip
+def _silent_running(settings: Settings):
+    """Jobs running but silent for ``stale_after_s``: their worker is presumed dead."""
+    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
+    return (Analysis.status == "running") & (Analysis.updated_at < stale)
 
 
 def _claim(settings: Settings, analysis_id: str) -> Analysis | None:
     """Mark the job running if it is queued (or running but silent: its worker died)."""
-    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
     with session_factory(settings.resolved_database_url)() as s:
         claimed = s.execute(
             update(Analysis)
             .where(Analysis.id == analysis_id, Analysis.purged_at.is_(None),
-                   or_(Analysis.status == "queued",
-                       (Analysis.status == "running") & (Analysis.updated_at < stale)))
+                   or_(Analysis.status == "queued", _silent_running(settings)))
             .values(status="running", attempts=Analysis.attempts + 1, updated_at=utcnow())
         ).rowcount  # fmt: skip
         s.commit()
@@ -196,11 +196,8 @@ def recover(settings: Settings, executor: Executor, all_running: bool) -> int:
     ``all_running``: the local pool died with its process, so none of its jobs is alive;
     otherwise only jobs silent for ``stale_after_s`` are presumed dead.
     """
-    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
     with session_factory(settings.resolved_database_url)() as s:
-        cond = Analysis.status == "running"
-        if not all_running:
-            cond = cond & (Analysis.updated_at < stale)
+        cond = (Analysis.status == "running") if all_running else _silent_running(settings)
         s.execute(update(Analysis).where(cond, Analysis.purged_at.is_(None)).values(status="queued"))
         s.commit()
         ids = s.scalars(select(Analysis.id).where(Analysis.status == "queued", Analysis.purged_at.is_(None))

@@ -18,10 +18,15 @@ class ProblemError(Exception):
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
+def problem(status: int, code: str, detail: str) -> dict:
+    """An RFC 9457 problem body (also stored as a failed job's ``error``)."""
+    return {"type": f"https://clonus.dev/problems/{code}", "title": code.replace("-", " "),
+            "status": status, "detail": detail}  # fmt: skip
+
+
 def problem_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
                      **extra) -> JSONResponse:  # fmt: skip
-    body = {"type": f"https://clonus.dev/problems/{code}", "title": code.replace("-", " "),
-            "status": status, "detail": detail, **extra}  # fmt: skip
+    body = {**problem(status, code, detail), **extra}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

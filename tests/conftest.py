@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import cv2
-import matplotlib
 import numpy as np
 import pytest
 
+from samples.scenes import photo
 from vision.video_writer import VideoWriter
 
 
@@ -44,11 +42,8 @@ def clip_factory(tmp_path):
 
 
 def grace_hopper_rgb() -> np.ndarray:
-    path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data/sample_data/grace_hopper.jpg")
-    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+    return photo("grace_hopper")
 
 
 def astronaut_rgb() -> np.ndarray:
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut())
+    return photo("astronaut")

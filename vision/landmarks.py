@@ -23,7 +23,6 @@ POSE = {
 }  # fmt: skip
 # Face mesh indices.
 FACE = {"chin": 152, "forehead": 10, "nose_tip": 1, "left_eye": 468, "right_eye": 473}
-JAW_OVAL = (152, 148, 176, 149, 150, 136, 172, 58, 132, 377, 400, 378, 379, 365, 397, 288, 361)
 LOWER_JAW = (17, 152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365)  # lower lip to chin
 EYES = (33, 133, 159, 145, 362, 263, 386, 374)
 
