@@ -48,6 +48,7 @@ class ClipSpec:
     crf: int = 20
     seed: int = 0
     slow_movement_hz: float | None = None  # a voluntary < 3 Hz movement instead of clonus
+    face: str | None = None  # a person's head in view of a limb exam (de-identification tests)
 
     @property
     def label(self) -> str:
@@ -84,7 +85,7 @@ def _part_motion(spec: ClipSpec, times: np.ndarray, default: float) -> np.ndarra
 def render(spec: ClipSpec, path: Path) -> dict:
     """Write the clip; return its ground truth."""
     rng = np.random.default_rng(spec.seed)
-    sc = scene(spec.site, spec.person)
+    sc = scene(spec.site, spec.person, spec.face)
     w, h = spec.width, spec.height
     frame_m = framing_matrix(sc, spec.framing, w, h)
     switch = spec.duration_s / 2 if spec.fps_after else None

@@ -9,7 +9,7 @@ limb's proximal segment (shank, forearm, thigh) stays still as the reference.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import cv2
@@ -175,10 +175,33 @@ def _jaw(seed: int) -> Scene:
     return Scene(img, part, pivot, "translate", (0.0, 1.0), box, 0.0, 0.10)
 
 
+# A head from each photo (x0, y0, x1, y1): a face in view of a limb exam (patient, examiner).
+_HEADS = {"grace_hopper": (100, 30, 430, 400), "astronaut": (140, 20, 310, 230)}
+
+
+def _with_face(sc: Scene, name: str) -> Scene:
+    """The scene with a person's head in its top-left corner, clear of the limb."""
+    x0, y0, x1, y1 = _HEADS[name]
+    head = photo(name)[y0:y1, x0:x1].astype(np.float32)
+    s = 420.0 / head.shape[0]
+    head = cv2.resize(head, None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+    h, w = head.shape[:2]
+    oval = np.zeros((h, w), np.float32)
+    cv2.ellipse(oval, (w // 2, h // 2), (w // 2 - 4, h // 2 - 4), 0, 0, 360, 1.0, -1)
+    oval = cv2.GaussianBlur(oval, (0, 0), 4)
+    image = sc.image.copy()
+    region = image[40 : 40 + h, 60 : 60 + w]
+    region[:] = _composite(region, head, oval)
+    return replace(sc, image=image)
+
+
 @cache
-def scene(site: str, seed: int = 0) -> Scene:
-    """The still scene for ``site``; ``seed`` varies the person (skin tone, photo, details)."""
-    return _jaw(seed) if site == "jaw" else _limb(site, seed)
+def scene(site: str, seed: int = 0, face: str | None = None) -> Scene:
+    """The still scene for ``site``; ``seed`` varies the person (skin tone, photo, details);
+    ``face`` ("grace_hopper", "astronaut") puts that person's head in view of a limb exam.
+    """
+    sc = _jaw(seed) if site == "jaw" else _limb(site, seed)
+    return _with_face(sc, face) if face and site != "jaw" else sc
 
 
 def framing_matrix(sc: Scene, framing: str, width: int, height: int) -> np.ndarray:

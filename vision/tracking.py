@@ -35,6 +35,7 @@ class MotionTrace:
     feature_survival: float
     mean_brightness: np.ndarray  # (n,) whole-frame brightness (flicker, darkness)
     sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
+    point_px: np.ndarray | None = None  # (n, 2) where the moving part is (median of its features), NaN if lost
 
 
 def roi_to_px(roi: Roi, width: int, height: int) -> tuple[int, int, int, int]:
@@ -119,30 +120,34 @@ def _flow(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray) -> tuple[np.ndarra
     return nxt, ok
 
 
-def _moving_steps(log: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | None]:
-    """Per step, the median step of the features that move (the part), not of the still ones.
+def _moving_steps(
+    log: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Per step, the median step of the features that move (the part), not of the still ones,
+    and where those features are (median position; NaN where none was tracked).
 
     A region around a joint holds both the moving part and still skin or background. Each
     feature's mean squared step over its life says whether it belongs to the moving part;
     the median is then taken over those above a fraction of the strongest movers.
     """
     power: dict[int, list[float]] = {}
-    for ids, steps in log:
+    for ids, steps, _ in log:
         for i, d2 in zip(ids.tolist(), (steps**2).sum(axis=1).tolist(), strict=True):
             power.setdefault(i, []).append(d2)
     energy = {i: float(np.mean(v)) for i, v in power.items() if len(v) >= 3}
-    if not energy:
-        return [np.median(steps, axis=0) if len(steps) else None for _, steps in log]
-    top = float(np.percentile(list(energy.values()), 95))
+    top = float(np.percentile(list(energy.values()), 95)) if energy else 0.0
     movers = {i for i, e in energy.items() if e >= 0.3 * top}
     out: list[np.ndarray | None] = []
-    for ids, steps in log:
+    where = np.full((len(log), 2), np.nan)
+    for n, (ids, steps, pts) in enumerate(log):
         if not len(steps):
             out.append(None)
             continue
         pick = np.array([i in movers for i in ids.tolist()])
-        out.append(np.median(steps[pick] if pick.sum() >= 2 else steps, axis=0))
-    return out
+        pick = pick if pick.sum() >= 2 else np.ones(len(ids), bool)
+        out.append(np.median(steps[pick], axis=0))
+        where[n] = np.median(pts[pick], axis=0)
+    return out, where
 
 
 def track_region(
@@ -158,7 +163,7 @@ def track_region(
     ``scale`` converts the frames' pixels to source pixels (source = frame × scale).
     """
     times, valid, cam, bright, sharp = [], [], [], [], []
-    log: list[tuple[np.ndarray, np.ndarray]] = []  # per frame: feature ids and their steps
+    log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per frame: feature ids, steps, positions
     prev = None
     part_pts = bg_pts = None
     part_ids = np.zeros(0, np.int64)
@@ -182,7 +187,7 @@ def track_region(
             mx, my = (x1 - x0) // 2, (y1 - y0) // 2
             bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
             box = (x0, y0, x1, y1)
-        ids, steps = np.zeros(0, np.int64), np.zeros((0, 2))
+        ids, steps, at = np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2))
         if prev is not None and part_pts is not None and len(part_pts):
             nxt, ok = _flow(prev, gray, part_pts)
             attempted += len(part_pts)
@@ -197,7 +202,8 @@ def track_region(
             steps = (nxt - part_pts).reshape(-1, 2)[ok] - cam_step
             cam_pos = cam_pos + cam_step
             part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), ids
-        log.append((ids, steps))
+            at = part_pts.reshape(-1, 2)
+        log.append((ids, steps, at))
         if part_pts is None or len(part_pts) < 0.6 * max_features or n % 15 == 0:
             # Top up inside the region, away from the features still tracked.
             mask = part_mask.copy()
@@ -226,7 +232,8 @@ def track_region(
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     pos = np.zeros(2)
     xy = []
-    for i, step in enumerate(_moving_steps(log)):
+    moving, where = _moving_steps(log)
+    for i, step in enumerate(moving):
         if step is not None:
             pos = pos + step
         xy.append(pos * scale)
@@ -239,4 +246,5 @@ def track_region(
         feature_survival=float(survived / max(1, attempted)),
         mean_brightness=np.asarray(bright),
         sharpness=np.asarray(sharp),
+        point_px=where * scale,
     )

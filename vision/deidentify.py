@@ -1,0 +1,128 @@
+"""De-identify exam video: find faces (or, for the jaw, eyes) and obscure them.
+
+Faces are found with the MediaPipe face landmarker on the whole frame and on overlapping
+tiles (so a small face in a wide shot is found too), plus the face points of any pose found.
+A region is obscured by pixelation followed by a blur, strong enough that a face detector
+no longer finds a face there. Detection runs on every few frames; a region found at one
+detection is held until the next one and back to the previous one, so motion between
+detections stays covered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.landmarks import EYES, FaceLandmarker, Landmarks, PoseLandmarker
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+_POSE_FACE = tuple(range(11))  # BlazePose nose, eyes, ears, mouth
+_TILE_GRID = 2  # tiles per side, with 25 % overlap, besides the whole frame
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What one detection frame found: regions to obscure and landmarks to draw."""
+
+    time_s: float
+    boxes: tuple[Box, ...]
+    pose: tuple[Landmarks, ...] = ()
+    faces: tuple[Landmarks, ...] = ()
+
+
+def _pad(box: Box, frac: float, width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box
+    px, py = frac * (x1 - x0), frac * (y1 - y0)
+    return (max(0.0, x0 - px), max(0.0, y0 - py), min(float(width), x1 + px), min(float(height), y1 + py))
+
+
+def _bounds(points: np.ndarray) -> Box:
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The whole frame, then a grid of overlapping tiles."""
+    out = [(0, 0, width, height)]
+    tw, th = int(width / (_TILE_GRID - 0.25 * (_TILE_GRID - 1))), int(height / (_TILE_GRID - 0.25))
+    for gy in range(_TILE_GRID):
+        for gx in range(_TILE_GRID):
+            x0, y0 = min(width - tw, int(gx * 0.75 * tw)), min(height - th, int(gy * 0.75 * th))
+            out.append((x0, y0, x0 + tw, y0 + th))
+    return out
+
+
+def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmarks]:
+    h, w = image.shape[:2]
+    found: list[Landmarks] = []
+    for x0, y0, x1, y1 in _tiles(w, h):
+        for face in face_lm.detect(image[y0:y1, x0:x1]):
+            found.append(Landmarks(face.xy_px + [x0, y0], face.visibility))
+    return found
+
+
+class FaceFinder:
+    """Finds what to obscure in one frame: faces for limb sites, eyes for the jaw."""
+
+    def __init__(self, *, site: str, face_model: str, pose_model: str | None) -> None:
+        self.site = site
+        self._face = FaceLandmarker(face_model, video=False)
+        self._pose = PoseLandmarker(pose_model, video=False) if pose_model and site != "jaw" else None
+
+    def __enter__(self) -> FaceFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._face.close()
+        if self._pose is not None:
+            self._pose.close()
+
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> Detection:
+        h, w = image_rgb.shape[:2]
+        pose = tuple(self._pose.detect(image_rgb)) if self._pose is not None else ()
+        if self.site == "jaw":
+            faces = tuple(self._face.detect(image_rgb))
+            boxes = [_pad(_bounds(f.xy_px[list(EYES)]), 0.45, w, h) for f in faces]
+            return Detection(time_s, tuple(boxes), pose, faces)
+        faces = tuple(_faces_in_tiles(self._face, image_rgb))
+        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in faces]
+        for person in pose:
+            pts = person.xy_px[list(_POSE_FACE)]
+            if person.visibility[list(_POSE_FACE)].mean() < 0.3:
+                continue
+            x0, y0, x1, y1 = _bounds(pts)
+            size = max(x1 - x0, y1 - y0)  # ear to ear: the head is about twice that
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            boxes.append(_pad((cx - size, cy - 1.2 * size, cx + size, cy + size), 0.0, w, h))
+        return Detection(time_s, tuple(boxes), pose, faces)
+
+
+def boxes_at(detections: list[Detection], time_s: float, hold_s: float) -> list[Box]:
+    """Regions to obscure at ``time_s``: those of every detection within ``hold_s``."""
+    return [b for d in detections if abs(d.time_s - time_s) <= hold_s for b in d.boxes]
+
+
+def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """Pixelate and blur each box (an ellipse filling it) in place; returns the image."""
+    h, w = image.shape[:2]
+    for x0, y0, x1, y1 in boxes:
+        ix0, iy0 = max(0, int(x0)), max(0, int(y0))
+        ix1, iy1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+        bw, bh = ix1 - ix0, iy1 - iy0
+        if bw < 2 or bh < 2:
+            continue
+        patch = image[iy0:iy1, ix0:ix1]
+        cells = (max(1, bw // max(4, bw // 5)), max(1, bh // max(4, bh // 5)))  # about 5×5 cells
+        coarse = cv2.resize(patch, cells, interpolation=cv2.INTER_AREA)
+        block = cv2.resize(coarse, (bw, bh), interpolation=cv2.INTER_NEAREST)
+        block = cv2.GaussianBlur(block, (0, 0), max(2.0, 0.08 * max(bw, bh)))
+        mask = np.zeros((bh, bw), np.float32)
+        cv2.ellipse(mask, (bw // 2, bh // 2), (bw // 2, bh // 2), 0, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.03 * max(bw, bh)))[..., None]
+        patch[:] = (patch * (1 - mask) + block * mask).astype(image.dtype)
+    return image

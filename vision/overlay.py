@@ -1,0 +1,253 @@
+"""The annotated overlay video a clinician reviews.
+
+Every source frame, upright, with: the tracked region and the tracked point; the landmarks
+that placed it; each counted beat flashed as it happens; the current episode highlighted;
+frequency and beat count on screen; the band-passed displacement scrolling in a panel under
+the picture. Faces are obscured for limb sites and the eyes for the jaw (unless turned off).
+H.264 yuv420p with the index at the front, no audio, no metadata tags.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from vision.deidentify import Detection, FaceFinder, boxes_at, obscure
+from vision.landmarks import LOWER_JAW, POSE
+from vision.video_io import iter_frames
+from vision.video_writer import VideoWriter
+
+if TYPE_CHECKING:
+    from vision.analyze import Analysis
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE_PX = 720
+DETECTIONS_PER_S = 6.0
+WINDOW_S = (4.0, 1.0)  # the panel shows this long before and after the current time
+FLASH_S = 0.12
+
+_ROI = (0, 200, 255)
+_POINT = (255, 230, 0)
+_EPISODE = (255, 140, 0)
+_TRACE = (120, 255, 160)
+_CURSOR = (255, 60, 60)
+_LIMB_LINES = {
+    "ankle": (("knee", "ankle"), ("ankle", "heel"), ("heel", "foot_index"), ("ankle", "foot_index")),
+    "knee": (("hip", "knee"), ("knee", "ankle")),
+    "wrist": (("elbow", "wrist"), ("wrist", "index")),
+}
+
+
+class OverlayUnavailableError(RuntimeError):
+    """De-identification was asked for but its models are missing: no overlay is written."""
+
+
+def overlay_size(width: int, height: int, max_side_px: int = MAX_SIDE_PX) -> tuple[int, int]:
+    s = min(1.0, max_side_px / max(width, height))
+    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
+    """Text on a dark band, legible over any picture."""
+    th = max(1, int(round(1.6 * scale)))
+    (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    x, y = org
+    x0, y0, x1, y1 = max(0, x - 4), max(0, y - tht - 4), min(img.shape[1], x + tw + 4), min(img.shape[0], y + base + 2)
+    img[y0:y1, x0:x1] = (img[y0:y1, x0:x1] * 0.35).astype(img.dtype)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, th, cv2.LINE_AA)
+
+
+class _Scene:
+    """Everything drawn on a frame, precomputed from the analysis."""
+
+    def __init__(self, analysis: Analysis, width: int, height: int) -> None:
+        res, osc, trace = analysis.result, analysis.oscillation, analysis.trace
+        self.w, self.h = width, height
+        self.scale = width / max(1, analysis.info.width)
+        self.site = res.site or "ankle"
+        roi = res.tracking.roi
+        self.roi = (roi.x * width, roi.y * height, (roi.x + roi.w) * width, (roi.y + roi.h) * height) if roi else None
+        self.trace_t = trace.time_s
+        self.cam = trace.camera_xy_px
+        point = trace.point_px if trace.point_px is not None else np.full((len(trace.time_s), 2), np.nan)
+        seen = np.all(np.isfinite(point), axis=1)
+        self.point_t, self.point = trace.time_s[seen], point[seen] * self.scale
+        self.sig_t = osc.time_s
+        sig = osc.filtered if len(osc.filtered) else np.zeros(0)
+        peak = float(np.percentile(np.abs(sig), 99.5)) if len(sig) else 0.0
+        self.sig = sig / peak if peak > 0 else sig
+        self.episodes = [(e.start_s, e.end_s, np.asarray(e.beat_times_s), e.frequency_hz) for e in res.episodes]
+        self.beats = np.sort(np.concatenate([e[2] for e in self.episodes])) if self.episodes else np.zeros(0)
+        self.panel_h = max(96, int(0.26 * min(width, height)) // 2 * 2)
+        self.font = max(0.4, min(width, height) / 700)
+        if res.clonus_detected:
+            self.headline = (f"{self.site.upper()}  clonus  {res.frequency_hz:.1f} Hz  {res.beat_count} beats"
+                             f"  {'sustained' if res.sustained else 'unsustained'}")  # fmt: skip
+        elif res.clonus_detected is None:
+            self.headline = f"{self.site.upper()}  no verdict (quality: {res.quality.verdict})"
+        else:
+            self.headline = f"{self.site.upper()}  no clonus detected"
+
+    @staticmethod
+    def _at(times: np.ndarray, series: np.ndarray, t: float) -> np.ndarray | None:
+        if not len(times):
+            return None
+        return np.array([np.interp(t, times, series[:, k]) for k in range(2)])
+
+    def _episode_at(self, t: float) -> int | None:
+        for i, (a, b, _, _) in enumerate(self.episodes):
+            if a <= t <= b:
+                return i
+        return None
+
+    def draw(self, img: np.ndarray, t: float, det: Detection | None) -> np.ndarray:
+        s = self.scale
+        if det is not None:
+            self._landmarks(img, det)
+        cam = self._at(self.trace_t, self.cam, t)
+        cam = np.zeros(2) if cam is None else cam * s
+        if self.roi is not None:  # the region moves with the camera
+            x0, y0, x1, y1 = self.roi
+            cv2.rectangle(img, (int(x0 + cam[0]), int(y0 + cam[1])), (int(x1 + cam[0]), int(y1 + cam[1])),
+                          _ROI, 2, cv2.LINE_AA)  # fmt: skip
+        point = self._at(self.point_t, self.point, t)
+        if point is not None:
+            p = (int(round(point[0])), int(round(point[1])))
+            cv2.circle(img, p, max(3, int(4 * self.font)), _POINT, -1, cv2.LINE_AA)
+            if len(self.beats) and np.any((self.beats <= t) & (self.beats > t - FLASH_S)):
+                cv2.circle(img, p, int(22 * self.font), _EPISODE, max(2, int(3 * self.font)), cv2.LINE_AA)
+        ep = self._episode_at(t)
+        _text(img, self.headline, (10, int(30 * self.font) + 6), self.font)
+        if ep is not None:
+            start, _end, beats, freq = self.episodes[ep]
+            done = int(np.sum(beats <= t))
+            cv2.rectangle(img, (1, 1), (self.w - 2, self.h - 2), _EPISODE, max(3, int(4 * self.font)))
+            _text(img, f"episode {ep + 1}: beat {done}/{len(beats)}  {freq:.1f} Hz  t={t - start:.1f} s",
+                  (10, int(64 * self.font) + 10), self.font, _EPISODE)  # fmt: skip
+        return np.vstack([img, self._panel(t)])
+
+    def _landmarks(self, img: np.ndarray, det: Detection) -> None:
+        if self.site == "jaw":
+            for face in det.faces:
+                for x, y in face.xy_px[list(LOWER_JAW)]:
+                    cv2.circle(img, (int(x), int(y)), 2, _POINT, -1, cv2.LINE_AA)
+            return
+        for person in det.pose:
+            for side in ("left", "right"):
+                for a, b in _LIMB_LINES.get(self.site, ()):
+                    ia, ib = POSE.get(f"{side}_{a}"), POSE.get(f"{side}_{b}")
+                    if ia is None or ib is None or min(person.visibility[ia], person.visibility[ib]) < 0.5:
+                        continue
+                    pa, pb = person.xy_px[ia], person.xy_px[ib]
+                    cv2.line(img, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), (255, 255, 255), 2,
+                             cv2.LINE_AA)  # fmt: skip
+                    for q in (pa, pb):
+                        cv2.circle(img, (int(q[0]), int(q[1])), 4, _POINT, -1, cv2.LINE_AA)
+
+    def _panel(self, t: float) -> np.ndarray:
+        w, ph = self.w, self.panel_h
+        panel = np.full((ph, w, 3), 24, np.uint8)
+        t0, span = t - WINDOW_S[0], WINDOW_S[0] + WINDOW_S[1]
+
+        def x_of(tt: float) -> int:
+            return int(round((tt - t0) / span * (w - 1)))
+
+        mid, amp = ph // 2 + 6, 0.4 * (ph - 12)
+        for a, b, _, _ in self.episodes:
+            if b >= t0 and a <= t0 + span:
+                cv2.rectangle(panel, (max(0, x_of(a)), 12), (min(w - 1, x_of(b)), ph - 1), (70, 45, 10), -1)
+        if len(self.sig):
+            grid = np.linspace(t0, t0 + span, w)
+            inside = (grid >= self.sig_t[0]) & (grid <= self.sig_t[-1])
+            ys = mid - amp * np.interp(grid, self.sig_t, self.sig)
+            pts = np.stack([np.arange(w), ys], axis=1)[inside].astype(np.int32)
+            if len(pts) > 1:
+                cv2.polylines(panel, [pts], False, _TRACE, 1, cv2.LINE_AA)
+        for bt in self.beats[(self.beats >= t0) & (self.beats <= t0 + span)]:
+            color = _EPISODE if bt <= t else (110, 110, 110)
+            cv2.line(panel, (x_of(bt), 14), (x_of(bt), 24), color, 2)
+        cv2.line(panel, (x_of(t), 12), (x_of(t), ph - 1), _CURSOR, 1)
+        _text(panel, "displacement (band-passed)", (6, 12 + int(12 * self.font)), 0.7 * self.font, (200, 200, 200))
+        return panel
+
+
+def render_overlay(
+    video: str | Path,
+    analysis: Analysis,
+    out: str | Path,
+    *,
+    deidentify: bool = True,
+    max_side_px: int = MAX_SIDE_PX,
+    progress: Callable[[float], None] | None = None,
+) -> Path:
+    """Write the overlay video; returns its path. Raises OverlayUnavailableError when faces
+    should be obscured but the landmark models are missing (nothing identifying is written).
+    """
+    from models.registry import ModelUnavailableError, model_path
+
+    info = analysis.info
+    w, h = overlay_size(info.width, info.height, max_side_px)
+    scene = _Scene(analysis, w, h)
+    try:
+        face_model = model_path("face_landmarker")
+        pose_model = model_path("pose_landmarker_full") if scene.site != "jaw" else None
+    except ModelUnavailableError as exc:
+        if deidentify:
+            raise OverlayUnavailableError(f"faces cannot be obscured: {exc}") from exc
+        face_model = pose_model = None
+    step = max(1, int(round(info.measured_fps / DETECTIONS_PER_S)))
+    hold_s = 1.6 * step / max(1.0, info.measured_fps)
+    finder = FaceFinder(site=scene.site, face_model=face_model, pose_model=pose_model) if face_model else None
+    out = Path(out)
+    tmp = out.with_name(out.stem + ".partial" + out.suffix)
+    detections: deque[Detection] = deque()
+    pending: deque = deque()
+    n_total = max(1, info.frame_count)
+    t_first = None
+    last_t = -1.0
+    try:
+        with VideoWriter(tmp, width=w, height=h + scene.panel_h, fps=info.measured_fps, crf=23) as writer:
+
+            def emit(frame) -> None:
+                nonlocal last_t
+                t = frame.time_s
+                near = [d for d in detections if abs(d.time_s - t) <= hold_s]
+                image = frame.image
+                if deidentify:
+                    image = obscure(image, boxes_at(near, t, hold_s))
+                det = min(near, key=lambda d: abs(d.time_s - t)) if near else None
+                composed = scene.draw(image, t, det)
+                last_t = max(t - t_first, last_t + 1e-4)
+                writer.write(composed, last_t)
+
+            for i, frame in enumerate(iter_frames(video, info, max_side_px=max(w, h))):
+                if frame.image.shape[:2] != (h, w):
+                    frame = type(frame)(frame.index, frame.time_s, cv2.resize(frame.image, (w, h)))
+                t_first = frame.time_s if t_first is None else t_first
+                if finder is not None and i % step == 0:
+                    detections.append(finder.detect(frame.image, frame.time_s))
+                pending.append(frame)
+                newest = detections[-1].time_s if detections else frame.time_s
+                while pending and (finder is None or newest >= pending[0].time_s + hold_s):
+                    emit(pending.popleft())
+                while detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s:
+                    detections.popleft()
+                if progress is not None and i % 30 == 0:
+                    progress(min(1.0, i / n_total))
+            while pending:
+                emit(pending.popleft())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if finder is not None:
+            finder.close()
+    tmp.replace(out)
+    return out

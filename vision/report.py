@@ -1,0 +1,182 @@
+"""The report page: the result in clinical words, quality, the overlay video with a chart whose
+cursor follows the video, and the plots. One self-contained HTML file (no CDN, plots inlined);
+only the overlay video is a separate file beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vision.schema import AnalysisResult
+from vision.settings import DetectorSettings
+
+if TYPE_CHECKING:
+    from vision.analyze import Analysis
+
+MAX_CHART_POINTS = 2000
+_SCATS = {0: "no clonus", 1: "clonus under 3 s", 2: "clonus 3–10 s", 3: "clonus over 10 s"}
+_TARDIEU = {3: "fatigable clonus (under 10 s)", 4: "infatigable clonus (over 10 s)"}
+_QUALITY = {"good": "good", "review": "review advised", "failed": "not analyzable"}
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _rows(pairs: list[tuple[str, str]]) -> str:
+    return "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pairs)
+
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{unit}"
+
+
+def verdict_words(res: AnalysisResult) -> tuple[str, str, str]:
+    """(css class, headline, detail) in clinical words."""
+    if res.clonus_detected is None:
+        return "unknown", "No verdict", "The recording could not be analyzed reliably; see the quality section."
+    if not res.clonus_detected:
+        return "no", "No clonus detected", f"No rhythmic beating of the {res.site} was found in the recording."
+    main = max(res.episodes, key=lambda e: e.beat_count)
+    kind = "Sustained" if res.sustained else "Unsustained"
+    return "yes", f"{kind} clonus at the {res.site}", (
+        f"{res.beat_count} beats at {res.frequency_hz:.1f} Hz over {main.end_s - main.start_s:.1f} s, "
+        f"onset at {main.start_s:.2f} s into the recording.")  # fmt: skip
+
+
+def result_rows(res: AnalysisResult, sustained_min_beats: int) -> list[tuple[str, str]]:
+    main = max(res.episodes, key=lambda e: e.beat_count) if res.episodes else None
+    amp = res.amplitude
+    amp_words = "—"
+    if amp is not None and amp.peak_to_peak_px is not None:
+        amp_words = f"{amp.peak_to_peak_px:.1f} px peak to peak"
+        if amp.peak_to_peak_fraction:
+            amp_words += f" ({100 * amp.peak_to_peak_fraction:.1f} % of the part's length)"
+    scats, tardieu = res.grades.scats_clonus, res.grades.tardieu
+    return [
+        ("Clonus", {True: "present", False: "absent", None: "no verdict"}[res.clonus_detected]),
+        ("Beats (main episode)", str(res.beat_count) if res.beat_count is not None else "—"),
+        ("Frequency", _fmt(res.frequency_hz, ".2f", " Hz")),
+        ("Duration (main episode)", _fmt(main.end_s - main.start_s if main else None, ".1f", " s")),
+        ("Sustained", "—" if res.sustained is None else
+         f"{'yes' if res.sustained else 'no'} ({sustained_min_beats} beats or more counts as sustained)"),
+        ("SCATS clonus grade", "—" if scats is None else f"{scats}: {_SCATS[scats]}"),
+        ("Tardieu grade", "—" if tardieu is None else f"{tardieu}: {_TARDIEU.get(tardieu, '')}"),
+        ("Episodes", str(len(res.episodes))),
+        ("Amplitude", amp_words),
+        ("Regularity", _fmt(res.regularity, ".2f", " (1 = perfectly even beats)")),
+        ("Confidence", _fmt(None if res.confidence is None else 100 * res.confidence, ".0f", " %")),
+    ]  # fmt: skip
+
+
+def _episodes_section(res: AnalysisResult) -> str:
+    if not res.episodes:
+        return ""
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td>{e.start_s:.2f} s</td><td>{e.end_s:.2f} s</td>"
+        f"<td>{e.end_s - e.start_s:.1f} s</td><td>{e.beat_count}</td><td>{e.frequency_hz:.2f} Hz</td>"
+        f"<td>{'yes' if e.sustained else 'no'}</td></tr>"
+        for i, e in enumerate(res.episodes)
+    )
+    head = ("<tr><th>#</th><th>Onset</th><th>End</th><th>Duration</th><th>Beats</th><th>Frequency</th>"
+            "<th>Sustained</th></tr>")  # fmt: skip
+    return f'<h2>Episodes</h2><table class="episodes" id="episodes-table">{head}{rows}</table>'
+
+
+def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:
+    q = res.quality
+    rows = [("Verdict", _QUALITY[q.verdict])]
+    rows += [("Issue", issue) for issue in q.issues] or [("Issues", "none found")]
+    rows.append(("Tracked", _fmt(None if q.tracked_fraction is None else 100 * q.tracked_fraction, ".0f",
+                                 " % of frames")))  # fmt: skip
+    rows.append(("Effective frame rate", _fmt(q.effective_fps, ".1f", " fps")))
+    return rows
+
+
+def _recording_rows(res: AnalysisResult) -> list[tuple[str, str]]:
+    v, tr = res.video, res.tracking
+    roi = tr.roi
+    where = "—" if roi is None else (f"x {roi.x:.2f}, y {roi.y:.2f}, {roi.w:.2f} × {roi.h:.2f} of the frame")
+    method = {"pose": "body landmarks (pose)", "face": "face landmarks", "motion": "motion energy in the band",
+              "manual": "region given by the user"}.get(tr.method or "", tr.method or "—")  # fmt: skip
+    return [
+        ("Duration", _fmt(v.duration_s, ".1f", " s")),
+        ("Frame rate", _fmt(v.fps, ".1f", " fps") + (" (variable)" if v.variable_frame_rate else "")),
+        ("Picture", f"{v.width} × {v.height}" + (f", rotated {v.rotation}°" if v.rotation else "")),
+        ("Codec", v.codec or "—"),
+        ("Part found by", method),
+        ("Tracked region", where),
+    ]
+
+
+def _chart_data(analysis: Analysis) -> dict:
+    osc, trace = analysis.oscillation, analysis.trace
+    t, y = osc.time_s, osc.filtered
+    if len(t) > MAX_CHART_POINTS:
+        idx = np.linspace(0, len(t) - 1, MAX_CHART_POINTS).astype(int)
+        t, y = t[idx], y[idx]
+    peak = float(np.percentile(np.abs(y), 99.5)) if len(y) else 0.0
+    start = float(trace.time_s[0]) if len(trace.time_s) else 0.0
+    end = float(trace.time_s[-1]) if len(trace.time_s) else 1.0
+    return {
+        "t0": start,
+        "t1": max(end, start + 1e-3),
+        "video_start_s": start,
+        "time": [round(float(v), 4) for v in t],
+        "signal": [round(float(v / peak), 4) if peak > 0 else 0.0 for v in y],
+        "episodes": [e.model_dump() for e in analysis.result.episodes],
+    }
+
+
+def _inline_png(path: Path, title: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{_e(title)}" src="data:image/png;base64,{data}">'
+
+
+def render_report(
+    analysis: Analysis,
+    *,
+    plots: dict[str, Path] | None = None,
+    overlay_name: str | None = "overlay.mp4",
+    subtitle: str = "",
+    settings: DetectorSettings | None = None,
+) -> str:
+    """The report page as HTML text."""
+    res = analysis.result
+    settings = settings or DetectorSettings()
+    cls, verdict, detail = verdict_words(res)
+    if overlay_name:
+        video_block = (f'<video id="overlay" controls muted playsinline preload="auto" '
+                       f'data-src="{_e(overlay_name)}"></video>')  # fmt: skip
+    else:
+        video_block = '<p class="hint">The annotated video is not available for this analysis.</p>'
+    plot_html = "".join(_inline_png(p, name) for name, p in (plots or {}).items() if p.is_file())
+    data = json.dumps(_chart_data(analysis)).replace("</", "<\\/")
+    fields = {
+        "site_title": (res.site or "unknown site").capitalize(),
+        "subtitle": subtitle,
+        "verdict_class": cls,
+        "verdict": verdict,
+        "verdict_detail": detail,
+        "result_rows": _rows(result_rows(res, settings.sustained_min_beats)),
+        "episodes_section": _episodes_section(res),
+        "quality_verdict": res.quality.verdict,
+        "quality_words": _QUALITY[res.quality.verdict],
+        "quality_rows": _rows(_quality_rows(res)),
+        "video_block": video_block,
+        "plots": plot_html,
+        "recording_rows": _rows(_recording_rows(res)),
+        "schema_version": res.schema_version,
+    }
+    page = resources.files("vision").joinpath("report_page.html").read_text(encoding="utf-8")
+    for key, value in fields.items():
+        raw = key.endswith(("_rows", "_section", "_block")) or key == "plots"
+        page = page.replace("{{" + key + "}}", value if raw else _e(value))
+    return page.replace("{{data_json}}", data)
