@@ -59,7 +59,7 @@ def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmark
     found: list[Landmarks] = []
     for x0, y0, x1, y1 in _tiles(w, h):
         for face in face_lm.detect(image[y0:y1, x0:x1]):
-            found.append(Landmarks(face.xy_px + [x0, y0], face.visibility))
+            found.append(Landmarks(face.xy_px + np.array([x0, y0]), face.visibility))
     return found
 
 

@@ -59,7 +59,12 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=
     th = max(1, int(round(1.6 * scale)))
     (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
     x, y = org
-    x0, y0, x1, y1 = max(0, x - 4), max(0, y - tht - 4), min(img.shape[1], x + tw + 4), min(img.shape[0], y + base + 2)
+    x0, y0, x1, y1 = (
+        max(0, x - 4),
+        max(0, y - tht - 4),
+        min(img.shape[1], x + tw + 4),
+        min(img.shape[0], y + base + 2),
+    )
     img[y0:y1, x0:x1] = (img[y0:y1, x0:x1] * 0.35).astype(img.dtype)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, th, cv2.LINE_AA)
 
@@ -73,7 +78,11 @@ class _Scene:
         self.scale = width / max(1, analysis.info.width)
         self.site = res.site or "ankle"
         roi = res.tracking.roi
-        self.roi = (roi.x * width, roi.y * height, (roi.x + roi.w) * width, (roi.y + roi.h) * height) if roi else None
+        self.roi = (
+            (roi.x * width, roi.y * height, (roi.x + roi.w) * width, (roi.y + roi.h) * height)
+            if roi
+            else None
+        )
         self.trace_t = trace.time_s
         self.cam = trace.camera_xy_px
         point = trace.point_px if trace.point_px is not None else np.full((len(trace.time_s), 2), np.nan)
@@ -83,7 +92,9 @@ class _Scene:
         sig = osc.filtered if len(osc.filtered) else np.zeros(0)
         peak = float(np.percentile(np.abs(sig), 99.5)) if len(sig) else 0.0
         self.sig = sig / peak if peak > 0 else sig
-        self.episodes = [(e.start_s, e.end_s, np.asarray(e.beat_times_s), e.frequency_hz) for e in res.episodes]
+        self.episodes = [
+            (e.start_s, e.end_s, np.asarray(e.beat_times_s), e.frequency_hz) for e in res.episodes
+        ]
         self.beats = np.sort(np.concatenate([e[2] for e in self.episodes])) if self.episodes else np.zeros(0)
         self.panel_h = max(96, int(0.26 * min(width, height)) // 2 * 2)
         self.font = max(0.4, min(width, height) / 700)
@@ -174,7 +185,13 @@ class _Scene:
             color = _EPISODE if bt <= t else (110, 110, 110)
             cv2.line(panel, (x_of(bt), 14), (x_of(bt), 24), color, 2)
         cv2.line(panel, (x_of(t), 12), (x_of(t), ph - 1), _CURSOR, 1)
-        _text(panel, "displacement (band-passed)", (6, 12 + int(12 * self.font)), 0.7 * self.font, (200, 200, 200))
+        _text(
+            panel,
+            "displacement (band-passed)",
+            (6, 12 + int(12 * self.font)),
+            0.7 * self.font,
+            (200, 200, 200),
+        )
         return panel
 
 
@@ -237,7 +254,9 @@ def render_overlay(
                 newest = detections[-1].time_s if detections else frame.time_s
                 while pending and (finder is None or newest >= pending[0].time_s + hold_s):
                     emit(pending.popleft())
-                while detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s:
+                while (
+                    detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s
+                ):
                     detections.popleft()
                 if progress is not None and i % 30 == 0:
                     progress(min(1.0, i / n_total))

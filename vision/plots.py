@@ -29,7 +29,9 @@ def _displacement(analysis: Analysis, ax) -> None:
     if len(t):
         ax.plot(t, osc.displacement - np.median(osc.displacement), color="#9aa4b1", lw=0.8,
                 label="displacement")  # fmt: skip
-        ax.plot(t, osc.filtered, color="#1f6fb2", lw=1.1, label=f"band {osc.band_hz[0]:g}–{osc.band_hz[1]:g} Hz")
+        ax.plot(
+            t, osc.filtered, color="#1f6fb2", lw=1.1, label=f"band {osc.band_hz[0]:g}–{osc.band_hz[1]:g} Hz"
+        )
     for i, ep in enumerate(res.episodes):
         ax.axvspan(ep.start_s, ep.end_s, color=_EPISODE, alpha=0.15, lw=0,
                    label="episode" if i == 0 else None)  # fmt: skip
@@ -82,7 +84,11 @@ def write_plots(analysis: Analysis, folder: str | Path) -> dict[str, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, draw in (("displacement", _displacement), ("spectrum", _spectrum), ("spectrogram", _spectrogram)):
+    for name, draw in (
+        ("displacement", _displacement),
+        ("spectrum", _spectrum),
+        ("spectrogram", _spectrogram),
+    ):
         fig = _figure()
         draw(analysis, fig.add_subplot())
         path = folder / f"{name}.png"

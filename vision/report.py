@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 MAX_CHART_POINTS = 2000
 _SCATS = {0: "no clonus", 1: "clonus under 3 s", 2: "clonus 3–10 s", 3: "clonus over 10 s"}
 _TARDIEU = {3: "fatigable clonus (under 10 s)", 4: "infatigable clonus (over 10 s)"}
+_METHODS = {
+    "pose": "body landmarks (pose)",
+    "face": "face landmarks",
+    "motion": "motion energy in the band",
+    "manual": "region given by the user",
+}
 _QUALITY = {"good": "good", "review": "review advised", "failed": "not analyzable"}
 
 
@@ -41,9 +47,17 @@ def _fmt(value: float | None, spec: str, unit: str = "") -> str:
 def verdict_words(res: AnalysisResult) -> tuple[str, str, str]:
     """(css class, headline, detail) in clinical words."""
     if res.clonus_detected is None:
-        return "unknown", "No verdict", "The recording could not be analyzed reliably; see the quality section."
+        return (
+            "unknown",
+            "No verdict",
+            "The recording could not be analyzed reliably; see the quality section.",
+        )
     if not res.clonus_detected:
-        return "no", "No clonus detected", f"No rhythmic beating of the {res.site} was found in the recording."
+        return (
+            "no",
+            "No clonus detected",
+            f"No rhythmic beating of the {res.site} was found in the recording.",
+        )
     main = max(res.episodes, key=lambda e: e.beat_count)
     kind = "Sustained" if res.sustained else "Unsustained"
     return "yes", f"{kind} clonus at the {res.site}", (
@@ -104,8 +118,7 @@ def _recording_rows(res: AnalysisResult) -> list[tuple[str, str]]:
     v, tr = res.video, res.tracking
     roi = tr.roi
     where = "—" if roi is None else (f"x {roi.x:.2f}, y {roi.y:.2f}, {roi.w:.2f} × {roi.h:.2f} of the frame")
-    method = {"pose": "body landmarks (pose)", "face": "face landmarks", "motion": "motion energy in the band",
-              "manual": "region given by the user"}.get(tr.method or "", tr.method or "—")  # fmt: skip
+    method = _METHODS.get(tr.method or "", tr.method or "—")
     return [
         ("Duration", _fmt(v.duration_s, ".1f", " s")),
         ("Frame rate", _fmt(v.fps, ".1f", " fps") + (" (variable)" if v.variable_frame_rate else "")),

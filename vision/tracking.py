@@ -35,7 +35,7 @@ class MotionTrace:
     feature_survival: float
     mean_brightness: np.ndarray  # (n,) whole-frame brightness (flicker, darkness)
     sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
-    point_px: np.ndarray | None = None  # (n, 2) where the moving part is (median of its features), NaN if lost
+    point_px: np.ndarray | None = None  # (n, 2) the moving part (median of its features); NaN: lost
 
 
 def roi_to_px(roi: Roi, width: int, height: int) -> tuple[int, int, int, int]:
@@ -207,7 +207,7 @@ def track_region(
         if part_pts is None or len(part_pts) < 0.6 * max_features or n % 15 == 0:
             # Top up inside the region, away from the features still tracked.
             mask = part_mask.copy()
-            for x, y in (part_pts.reshape(-1, 2) if part_pts is not None else []):
+            for x, y in part_pts.reshape(-1, 2) if part_pts is not None else []:
                 cv2.circle(mask, (int(x), int(y)), 4, 0, -1)
             room = max_features - (0 if part_pts is None else len(part_pts))
             new = _features(gray, mask, room) if room > 0 else None
