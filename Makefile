@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: setup run test lint eval bench samples load clean
+.PHONY: setup browser run test lint eval bench samples load clean
 
 setup: $(STAMP)
 	@$(PY) -m models.prepare
@@ -18,7 +18,15 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup
 	$(PY) -m service.serve
 
-test: setup
+# The report page's browser test needs Debian's Chromium and its driver; installed here when missing.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing chromium and chromium-driver (Debian packages) for the browser test"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	fi
+
+test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -6,17 +6,19 @@ import asyncio
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.db import Analysis, ApiKey, session_factory, utcnow
 from service.keys import find_key
+from service.links import sign, verify
 from service.problems import ProblemError
 from service.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
 from vision.analyze import parse_roi
@@ -41,6 +43,11 @@ class AnalysisOut(BaseModel):
     created_at: str
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    links: dict[str, str] | None = Field(
+        None,
+        description="Signed links to the review files, valid for a while without the API key "
+        "(open the report in a browser, embed it in a visit page).",
+    )
 
 
 class AnalysisPage(BaseModel):
@@ -69,9 +76,28 @@ def caller(
     return key
 
 
-def _out(row: Analysis) -> AnalysisOut:
+ARTIFACTS = {  # link name → (file in the analysis folder, route path, media type)
+    "report": ("report.html", "report", "text/html; charset=utf-8"),
+    "overlay": ("overlay.mp4", "overlay.mp4", "video/mp4"),
+    "displacement": ("displacement.png", "plots/displacement.png", "image/png"),
+    "spectrum": ("spectrum.png", "plots/spectrum.png", "image/png"),
+    "spectrogram": ("spectrogram.png", "plots/spectrogram.png", "image/png"),
+}
+
+
+def _links(settings: Settings, row: Analysis) -> dict[str, str] | None:
+    if row.status != "succeeded":
+        return None
+    folder = analysis_dir(settings.data_dir, row.id)
+    query = urlencode(sign(settings, row.id))
+    return {name: f"/v1/analyses/{row.id}/{route}?{query}"
+            for name, (file, route, _) in ARTIFACTS.items() if (folder / file).is_file()}  # fmt: skip
+
+
+def _out(row: Analysis, settings: Settings) -> AnalysisOut:
     return AnalysisOut(id=row.id, status=row.status, progress=row.progress, site=row.site,
-                       created_at=row.created_at.isoformat(), result=row.result, error=row.error)  # fmt: skip
+                       created_at=row.created_at.isoformat(), result=row.result, error=row.error,
+                       links=_links(settings, row))  # fmt: skip
 
 
 def _own(session: Session, key: ApiKey, analysis_id: str) -> Analysis:
@@ -148,13 +174,13 @@ def _accepted_headers(response: Response, analysis_id: str) -> None:
 
 
 @router.get("/analyses/{analysis_id}", response_model=AnalysisOut, name="get_analysis")
-def get_analysis(analysis_id: str, key: Key, session: Db) -> AnalysisOut:
+def get_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> AnalysisOut:
     """Status, progress, and the result when it succeeded (or the problem when it failed)."""
-    return _out(_own(session, key, analysis_id))
+    return _out(_own(session, key, analysis_id), settings)
 
 
 @router.get("/analyses", response_model=AnalysisPage, name="list_analyses")
-def list_analyses(key: Key, session: Db, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+def list_analyses(key: Key, session: Db, settings: Conf, limit: Annotated[int, Query(ge=1, le=100)] = 20,
                   cursor: str | None = None) -> AnalysisPage:  # fmt: skip
     """The caller's analyses, newest first; pass ``next_cursor`` back as ``cursor``."""
     q = select(Analysis).where(Analysis.key_id == key.id, Analysis.purged_at.is_(None))
@@ -167,7 +193,7 @@ def list_analyses(key: Key, session: Db, limit: Annotated[int, Query(ge=1, le=10
     rows = session.scalars(q.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return AnalysisPage(items=[_out(r) for r in rows], next_cursor=rows[-1].id if more else None)
+    return AnalysisPage(items=[_out(r, settings) for r in rows], next_cursor=rows[-1].id if more else None)
 
 
 @router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis")
@@ -180,33 +206,68 @@ def delete_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> 
     return Response(status_code=204)
 
 
-def _artifact(settings: Settings, session: Session, key: ApiKey, analysis_id: str, name: str,
-              media_type: str) -> FileResponse:  # fmt: skip
-    row = _own(session, key, analysis_id)
-    path = analysis_dir(settings.data_dir, row.id) / name
+def _artifact_row(request: Request, session: Session, settings: Settings, analysis_id: str,
+                  exp: str | None, sig: str | None) -> Analysis:  # fmt: skip
+    """The analysis, opened by a signed link or by the owner's API key."""
+    if verify(settings, analysis_id, exp, sig):
+        row = session.get(Analysis, analysis_id)
+        if row is None or row.purged_at is not None:
+            raise ProblemError(404, "not-found", "no such analysis")
+        return row
+    if exp or sig:
+        raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
+    creds = request.headers.get("authorization", "")
+    scheme, _, token = creds.partition(" ")
+    key = find_key(session, token) if scheme.lower() == "bearer" and token else None
+    if key is None:
+        raise ProblemError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY' "
+                           "or use a signed link", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    return _own(session, key, analysis_id)
+
+
+def _artifact(request: Request, session: Session, settings: Settings, analysis_id: str, name: str,
+              exp: str | None, sig: str | None) -> FileResponse:  # fmt: skip
+    row = _artifact_row(request, session, settings, analysis_id, exp, sig)
+    file, _, media_type = ARTIFACTS[name]
+    path = analysis_dir(settings.data_dir, row.id) / file
     if row.status != "succeeded" or not path.is_file():
-        raise ProblemError(404, "not-found", f"{name} is not available for this analysis")
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, no-store"})
+        raise ProblemError(404, "not-found", f"{file} is not available for this analysis")
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+               "Referrer-Policy": "no-referrer"}  # fmt: skip
+    if name == "report":  # the page loads nothing from elsewhere
+        headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "img-src data:; media-src 'self'; frame-ancestors *"
+        )
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+Exp = Annotated[str | None, Query(description="Signed link: expiry (Unix time)")]
+Sig = Annotated[str | None, Query(description="Signed link: signature")]
 
 
 @router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)
-def get_overlay(analysis_id: str, key: Key, session: Db, settings: Conf) -> FileResponse:
-    """The annotated overlay video (range requests supported)."""
-    return _artifact(settings, session, key, analysis_id, "overlay.mp4", "video/mp4")
+def get_overlay(request: Request, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+                sig: Sig = None) -> FileResponse:  # fmt: skip
+    """The annotated, de-identified overlay video (range requests supported)."""
+    return _artifact(request, session, settings, analysis_id, "overlay", exp, sig)
 
 
 @router.get("/analyses/{analysis_id}/plots/{name}.png", name="get_plot", response_class=FileResponse)
-def get_plot(analysis_id: str, name: str, key: Key, session: Db, settings: Conf) -> FileResponse:
+def get_plot(request: Request, analysis_id: str, name: str, session: Db, settings: Conf, exp: Exp = None,
+             sig: Sig = None) -> FileResponse:  # fmt: skip
     """A plot: displacement, spectrum or spectrogram."""
     if name not in ("displacement", "spectrum", "spectrogram"):
         raise ProblemError(404, "not-found", "plots are displacement, spectrum and spectrogram")
-    return _artifact(settings, session, key, analysis_id, f"{name}.png", "image/png")
+    return _artifact(request, session, settings, analysis_id, name, exp, sig)
 
 
 @router.get("/analyses/{analysis_id}/report", name="get_report", response_class=FileResponse)
-def get_report(analysis_id: str, key: Key, session: Db, settings: Conf) -> FileResponse:
-    """The report page a clinician opens in a browser."""
-    return _artifact(settings, session, key, analysis_id, "report.html", "text/html")
+def get_report(request: Request, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+               sig: Sig = None) -> FileResponse:  # fmt: skip
+    """The report page a clinician opens in a browser (with the API key, or the signed link
+    from ``links.report``)."""
+    return _artifact(request, session, settings, analysis_id, "report", exp, sig)
 
 
 def job_counts(session: Session) -> dict[str, int]:

@@ -37,28 +37,62 @@ def _summary(result) -> str:
     return f"{head}\n{quality}\nconfidence: {result.confidence:.2f}"
 
 
+class ProgressBar:
+    """A one-line bar on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool, width: int = 30) -> None:
+        self.enabled, self.width, self._shown = enabled, width, -1
+
+    def phase(self, label: str, start: float, end: float):
+        return lambda fraction: self.show(label, start + (end - start) * fraction)
+
+    def show(self, label: str, fraction: float) -> None:
+        pct = int(100 * min(1.0, max(0.0, fraction)))
+        if not self.enabled or pct == self._shown:
+            return
+        self._shown = pct
+        done = self.width * pct // 100
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (self.width - done)}] {pct:3d}% {label:<22}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._shown >= 0:
+            sys.stderr.write("\r" + " " * (self.width + 32) + "\r")
+            sys.stderr.flush()
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from service.config import get_settings
     from vision.analyze import analyze_video, parse_roi
+    from vision.artifacts import write_artifacts
     from vision.errors import VisionError
 
     settings = get_settings()
+    bar = ProgressBar(enabled=not args.json and sys.stderr.isatty())
+    end = 0.6 if args.out else 1.0
     try:
         roi = parse_roi(args.roi) if args.roi else None
-        analysis = analyze_video(args.video, site=args.site, roi=roi, limits=settings.video_limits)
+        analysis = analyze_video(args.video, site=args.site, roi=roi, limits=settings.video_limits,
+                                 progress=bar.phase("analyzing", 0.0, end))  # fmt: skip
+        if args.out:
+            write_artifacts(args.video, analysis, args.out, deidentify=not args.keep_faces,
+                            progress=bar.phase("overlay and report", end, 1.0))  # fmt: skip
     except VisionError as exc:
+        bar.close()
         print(f"clonus: {args.video.name}: {exc.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        bar.close()
+        print(f"clonus: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    bar.close()
     payload = analysis.result.model_dump(mode="json")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "result.json").write_text(json.dumps(payload, indent=2) + "\n")
     if args.json:
         sys.stdout.write(json.dumps(payload) + "\n")
     else:
         print(_summary(analysis.result))
         if args.out:
-            print(f"written to {args.out}")
+            print(f"written to {args.out}: result.json, overlay.mp4, *.png, report.html")
     return EXIT_OK
 
 
@@ -70,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--site", choices=["auto", "ankle", "jaw", "wrist", "knee"], default="auto")
     analyze.add_argument("--roi", help="manual region x,y,w,h as fractions of the upright frame")
     analyze.add_argument("--json", action="store_true", help="print the result JSON only")
-    analyze.add_argument("--out", type=Path, help="write result.json (and artifacts) here")
+    analyze.add_argument(
+        "--out", type=Path, help="write result.json, overlay.mp4, the plots (*.png) and report.html here"
+    )
+    analyze.add_argument(
+        "--keep-faces",
+        action="store_true",
+        help="do not obscure faces (eyes for the jaw) in the overlay: a clinic's own use",
+    )
     analyze.set_defaults(func=cmd_analyze)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key; it is printed once, as the last line")

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0
 
+    deidentify: bool = Field(True, description="Obscure faces (eyes for the jaw) in the overlay video")
+    link_secret: str | None = Field(
+        None, description="Signs report links; default: a random key kept in data_dir (set it to scale out)"
+    )
+    link_ttl_s: int = Field(3600, description="How long a signed report link stays valid")
+
     max_upload_bytes: int = 500 * 1024 * 1024
     max_duration_s: float = 120.0
     max_frame_pixels: int = 3840 * 2160

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
 import threading
@@ -22,6 +21,7 @@ from service.problems import problem
 from service.storage import analysis_dir, video_path
 
 log = logging.getLogger(__name__)
+ANALYSIS_SHARE = 0.65  # of the job's progress; the overlay, plots and report take the rest
 
 
 def _silent_running(settings: Settings):
@@ -46,6 +46,7 @@ def _claim(settings: Settings, analysis_id: str) -> Analysis | None:
 def run_analysis(analysis_id: str) -> str:
     """Run one analysis job to its end; returns the final status (or "skipped")."""
     from vision.analyze import analyze_video, parse_roi
+    from vision.artifacts import write_artifacts
     from vision.errors import VisionError
 
     settings = get_settings()
@@ -68,13 +69,20 @@ def run_analysis(analysis_id: str) -> str:
                 s.commit()
 
     t0 = time.perf_counter()
+    source = video_path(settings.data_dir, analysis_id)
     try:
-        analysis = analyze_video(video_path(settings.data_dir, analysis_id), site=row.site,
-                                 roi=parse_roi(row.roi) if row.roi else None,
-                                 limits=settings.video_limits, progress=progress)  # fmt: skip
+        analysis = analyze_video(source, site=row.site, roi=parse_roi(row.roi) if row.roi else None,
+                                 limits=settings.video_limits,
+                                 progress=lambda f: progress(ANALYSIS_SHARE * f))  # fmt: skip
         result = analysis.result.model_dump(mode="json")
         folder = analysis_dir(settings.data_dir, analysis_id)
-        (folder / "result.json").write_text(json.dumps(result, indent=2))
+        rest = 1 - ANALYSIS_SHARE
+        try:
+            write_artifacts(source, analysis, folder, deidentify=settings.deidentify,
+                            subtitle=f"Analysis {analysis_id}",
+                            progress=lambda f: progress(ANALYSIS_SHARE + rest * f))  # fmt: skip
+        except Exception as exc:  # the result stands; the review files are missing (404)
+            log.error("analysis %s: artifacts failed: %s", analysis_id, type(exc).__name__)
         return _finish(settings, analysis_id, "succeeded", result=result, seconds=time.perf_counter() - t0)
     except VisionError as exc:
         return _finish(settings, analysis_id, "failed", error=problem(422, exc.code, exc.message))

@@ -1,0 +1,50 @@
+"""Signed, expiring links to one analysis's review files (report, overlay, plots).
+
+A browser cannot send an API key when a clinician opens the report, so the API hands out links
+that carry ``exp`` (Unix time) and ``sig`` (HMAC-SHA256 of the analysis id and ``exp``). A link
+opens only that analysis's files, and only until it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+
+from service.config import Settings
+
+
+def _secret(settings: Settings) -> bytes:
+    if settings.link_secret:
+        return settings.link_secret.encode()
+    path = Path(settings.data_dir) / "link.key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"link.key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        if not path.exists():
+            tmp.replace(path)
+        else:
+            tmp.unlink()
+    return path.read_text().strip().encode()
+
+
+def signature(settings: Settings, analysis_id: str, exp: int) -> str:
+    return hmac.new(_secret(settings), f"{analysis_id}.{exp}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign(settings: Settings, analysis_id: str, now: float | None = None) -> dict[str, str]:
+    """Query parameters that open this analysis's files for ``link_ttl_s``."""
+    exp = int((now or time.time()) + settings.link_ttl_s)
+    return {"exp": str(exp), "sig": signature(settings, analysis_id, exp)}
+
+
+def verify(settings: Settings, analysis_id: str, exp: str | None, sig: str | None) -> bool:
+    if not exp or not sig or not exp.isdigit() or int(exp) < time.time():
+        return False
+    return hmac.compare_digest(signature(settings, analysis_id, int(exp)), sig)
