@@ -20,14 +20,14 @@ from vision.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
 
 def test_manifest_names_source_checksum_and_offline_recipe():
     models = manifest()
-    assert set(models) == {"face_landmarker", "pose_landmarker_full"}
+    assert set(models) == {"face_landmarker", "pose_landmarker_full", "haar_frontalface"}
     for entry in models.values():
         assert entry["official_url"].startswith("https://")
         assert len(entry["sha256"]) == 64
         assert entry["offline"]["wheel"].count("==") == 1
 
 
-@pytest.mark.parametrize("name", ["face_landmarker", "pose_landmarker_full"])
+@pytest.mark.parametrize("name", ["face_landmarker", "pose_landmarker_full", "haar_frontalface"])
 def test_prepared_models_match_their_sha256(name):
     path = model_path(name)
     assert sha256_file(path) == manifest()[name]["sha256"]
