@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db import Analysis, ApiKey, session_factory, utcnow
 from service.keys import find_key
-from service.links import sign, verify
+from service.links import ARTIFACTS, review_links, verify
 from service.problems import ProblemError
 from service.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
 from vision.analyze import parse_roi
@@ -76,28 +75,10 @@ def caller(
     return key
 
 
-ARTIFACTS = {  # link name → (file in the analysis folder, route path, media type)
-    "report": ("report.html", "report", "text/html; charset=utf-8"),
-    "overlay": ("overlay.mp4", "overlay.mp4", "video/mp4"),
-    "displacement": ("displacement.png", "plots/displacement.png", "image/png"),
-    "spectrum": ("spectrum.png", "plots/spectrum.png", "image/png"),
-    "spectrogram": ("spectrogram.png", "plots/spectrogram.png", "image/png"),
-}
-
-
-def _links(settings: Settings, row: Analysis) -> dict[str, str] | None:
-    if row.status != "succeeded":
-        return None
-    folder = analysis_dir(settings.data_dir, row.id)
-    query = urlencode(sign(settings, row.id))
-    return {name: f"/v1/analyses/{row.id}/{route}?{query}"
-            for name, (file, route, _) in ARTIFACTS.items() if (folder / file).is_file()}  # fmt: skip
-
-
 def _out(row: Analysis, settings: Settings) -> AnalysisOut:
     return AnalysisOut(id=row.id, status=row.status, progress=row.progress, site=row.site,
                        created_at=row.created_at.isoformat(), result=row.result, error=row.error,
-                       links=_links(settings, row))  # fmt: skip
+                       links=review_links(settings, row.id, row.status))  # fmt: skip
 
 
 def _own(session: Session, key: ApiKey, analysis_id: str) -> Analysis:

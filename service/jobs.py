@@ -102,9 +102,11 @@ def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict |
         callback = row.callback_url
         secret = s.get(ApiKey, row.key_id).webhook_secret
     if callback:
+        from service.links import review_links
         from service.webhooks import deliver
 
-        data = {"id": analysis_id, "status": status, "result": result, "error": error}
+        links = review_links(settings, analysis_id, status)
+        data = {"id": analysis_id, "status": status, "result": result, "error": error, "links": links}
         payload = {"type": f"analysis.{status}", "timestamp": utcnow().isoformat(), "data": data}
         deliver(callback, secret, payload, attempts=settings.webhook_attempts,
                 backoff_s=settings.webhook_backoff_s)  # fmt: skip

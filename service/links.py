@@ -13,8 +13,10 @@ import os
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from service.config import Settings
+from service.storage import analysis_dir
 
 
 def _secret(settings: Settings) -> bytes:
@@ -48,3 +50,22 @@ def verify(settings: Settings, analysis_id: str, exp: str | None, sig: str | Non
     if not exp or not sig or not exp.isdigit() or int(exp) < time.time():
         return False
     return hmac.compare_digest(signature(settings, analysis_id, int(exp)), sig)
+
+
+ARTIFACTS = {  # link name → (file in the analysis folder, route path, media type)
+    "report": ("report.html", "report", "text/html; charset=utf-8"),
+    "overlay": ("overlay.mp4", "overlay.mp4", "video/mp4"),
+    "displacement": ("displacement.png", "plots/displacement.png", "image/png"),
+    "spectrum": ("spectrum.png", "plots/spectrum.png", "image/png"),
+    "spectrogram": ("spectrogram.png", "plots/spectrogram.png", "image/png"),
+}
+
+
+def review_links(settings: Settings, analysis_id: str, status: str) -> dict[str, str] | None:
+    """Signed links to the review files that exist, once the analysis succeeded."""
+    if status != "succeeded":
+        return None
+    folder = analysis_dir(settings.data_dir, analysis_id)
+    query = urlencode(sign(settings, analysis_id))
+    return {name: f"/v1/analyses/{analysis_id}/{route}?{query}"
+            for name, (file, route, _) in ARTIFACTS.items() if (folder / file).is_file()}  # fmt: skip

@@ -188,6 +188,10 @@ def test_webhook_is_signed_and_verified(env, client):
     assert not verify(secret, hdrs, body.replace(b"succeeded", b"failed"))
     event = json.loads(body)
     assert event["type"] == "analysis.succeeded" and event["data"]["id"] == analysis_id
+    report = event["data"]["links"]["report"]  # the clinician's link, openable without the key
+    assert report.startswith(f"/v1/analyses/{analysis_id}/report?exp=")
+    page = client.get(report)
+    assert page.status_code == 200 and "Clonus analysis" in page.text
 
 
 def test_jobs_left_running_are_requeued_or_failed_at_start(env):

@@ -75,3 +75,19 @@ def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x").write_bytes(b"\x00" * 10)
     assert main(argv) == 2
+
+
+def test_analysis_decodes_the_video_once(clonus_clip, monkeypatch):
+    import vision.analyze as analyze
+
+    calls = []
+    real = analyze.iter_decoded
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(analyze, "iter_decoded", counting)
+    path, _ = clonus_clip
+    assert analyze.analyze_video(path, site="ankle").result.clonus_detected is True
+    assert len(calls) == 1

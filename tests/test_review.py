@@ -8,6 +8,7 @@ source and must not find it in the overlay.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -305,6 +306,9 @@ def test_report_in_chromium_plays_the_video_and_the_chart_follows_it(served_repo
         chromium,
         f"return Math.abs(document.getElementById('overlay').currentTime - {0.75 * duration}) < 0.15;",
     )
+    pdf = base64.b64decode(chromium.print_page())  # printable: the browser's own print to PDF
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "report-print.pdf").write_bytes(pdf)
     chromium.execute_script("document.getElementById('chart').scrollIntoView({block: 'center'});")
     assert chromium.save_screenshot(str(ARTIFACTS / "report-chromium.png"))

@@ -184,3 +184,31 @@ def test_selected_frames_only(clip_factory):
     for f in chosen:
         assert f.time_s == every[f.index].time_s
         np.testing.assert_array_equal(f.image, every[f.index].image)
+
+
+def test_gray_read_from_the_luma_plane_matches_swscale(clip_factory):
+    path = clip_factory(frames=12)
+    info = probe(path)
+    ours = next(iter_frames(path, info, fmt="gray", max_side_px=64)).image
+    with av.open(str(path)) as c:
+        frame = next(c.decode(c.streams.video[0]))
+        ref = frame.to_ndarray(format="gray", width=ours.shape[1], height=ours.shape[0])
+    assert ours.shape == ref.shape
+    assert np.abs(ours.astype(int) - ref.astype(int)).mean() < 2.0  # same levels (full range)
+
+
+def test_frame_spool_gives_back_every_frame_in_order(clip_factory):
+    from vision.frame_spool import FrameSpool
+
+    path = clip_factory(frames=20)
+    info = probe(path)
+    frames = list(iter_frames(path, info, fmt="gray", max_side_px=80))
+    with FrameSpool() as spool:
+        for f in frames:
+            spool.append(f)
+        for _ in range(2):  # read back as often as needed
+            back = list(spool.frames())
+            assert [b.time_s for b in back] == [f.time_s for f in frames]
+            assert all(np.array_equal(b.image, f.image) for b, f in zip(back, frames, strict=True))
+        with pytest.raises(ValueError):
+            spool.append(type(frames[0])(99, 9.9, np.zeros((3, 3), np.uint8)))

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from vision.errors import AnalysisInputError
+from vision.closing import Closing
+from vision.errors import AnalysisInputError, NoFramesError
+from vision.frame_spool import FrameSpool
 from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker
 from vision.oscillation import OscillationResult, detect_oscillation
 from vision.quality import assess
@@ -33,7 +36,7 @@ from vision.tracking import (
     roi_from_points,
     track_region,
 )
-from vision.video_io import VideoInfo, VideoLimits, iter_frames, probe
+from vision.video_io import Frame, VideoInfo, VideoLimits, frame_image, iter_decoded, probe
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +72,49 @@ def parse_roi(text: str) -> Roi:
     return roi
 
 
-def _energy_map(path: Path, info: VideoInfo) -> tuple[np.ndarray, np.ndarray]:
-    frames = list(iter_frames(path, info, fmt="gray", max_side_px=MAP_MAX_SIDE_PX))
-    return np.stack([f.image for f in frames]), np.array([f.time_s for f in frames])
+@dataclass
+class _Pass(Closing):
+    """What one decoding pass keeps: the tracking frames (spooled), the small stack for the
+    motion-energy map, and a few RGB frames for the landmarks."""
+
+    spool: FrameSpool
+    small: np.ndarray  # (n, h, w) uint8
+    time_s: np.ndarray
+    samples: list[Frame]
+
+    def close(self) -> None:
+        self.spool.close()
 
 
-def _sample_rgb(path: Path, info: VideoInfo, count: int) -> list:
-    wanted = set(np.linspace(0, info.frame_count - 1, count).astype(int).tolist())
-    return list(iter_frames(path, info, max_side_px=TRACK_MAX_SIDE_PX, indices=wanted))
+def _decode_once(path: Path, info: VideoInfo, *, samples: int,
+                 progress: Callable[[float], None]) -> _Pass:  # fmt: skip
+    wanted = (
+        set(np.linspace(0, max(0, info.frame_count - 1), samples).astype(int).tolist()) if samples else set()
+    )
+    spool = FrameSpool()
+    small, times, rgb = [], [], []
+    n = max(1, info.frame_count)
+    try:
+        for index, time_s, frame in iter_decoded(path, info):
+            gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
+            spool.append(Frame(index, time_s, gray))
+            h, w = gray.shape
+            s = MAP_MAX_SIDE_PX / max(h, w)
+            small.append(
+                cv2.resize(gray, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
+            )
+            times.append(time_s)
+            if index in wanted:
+                rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
+            if index % 30 == 0:
+                progress(min(1.0, index / n))
+    except BaseException:
+        spool.close()
+        raise
+    if not times:
+        spool.close()
+        raise NoFramesError("no frame of the video could be decoded")
+    return _Pass(spool, np.stack(small), np.asarray(times), rgb)
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
@@ -90,12 +128,13 @@ def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
     return float(stack_energy[y0:y1, x0:x1].mean())
 
 
-def _landmark_roi(path: Path, info: VideoInfo, site: str, energy: np.ndarray) -> tuple[str, str, Roi] | None:
+def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> tuple[str, str, Roi] | None:
     """(site, method, roi) from landmarks, or None when no body part is found."""
     from models.registry import ModelUnavailableError, model_path
 
+    if not samples:
+        return None
     try:
-        samples = _sample_rgb(path, info, LANDMARK_FRAMES)
         candidates: list[tuple[float, str, str, Roi]] = []
         if site in ("auto", "ankle", "knee", "wrist"):
             with PoseLandmarker(model_path("pose_landmarker_full"), video=False) as lm:
@@ -148,27 +187,28 @@ def analyze_video(
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
 
-    if roi is not None:
-        found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
-    else:
-        stack, times = _energy_map(path, info)
-        energy = band_energy_map(stack, times, band)
-        report(0.1)
-        located = _landmark_roi(path, info, site, energy)
-        if located is not None:
-            found_site, method, region = located
+    with _decode_once(path, info, samples=0 if roi is not None else LANDMARK_FRAMES,
+                      progress=lambda f: report(0.5 * f)) as decoded:  # fmt: skip
+        if roi is not None:
+            found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:
-            region, _ = roi_from_energy(energy)
-            found_site, method = (site if site != "auto" else "ankle"), "motion"
-        del stack
-    report(0.2)
+            energy = band_energy_map(decoded.small, decoded.time_s, band)
+            located = _landmark_roi(decoded.samples, site, energy)
+            if located is not None:
+                found_site, method, region = located
+            else:
+                region, _ = roi_from_energy(energy)
+                found_site, method = (site if site != "auto" else "ankle"), "motion"
+        report(0.6)
+        longest = max(info.width, info.height)
+        scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
+        n = max(1, len(decoded.spool))
 
-    longest = max(info.width, info.height)
-    scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
-    frames = iter_frames(path, info, fmt="gray", max_side_px=TRACK_MAX_SIDE_PX)
-    n = max(1, info.frame_count)
-    trace = track_region(frames, region, scale=scale,
-                         progress=lambda i: report(0.2 + 0.75 * i / n) if i % 30 == 0 else None)  # fmt: skip
+        def tracked(i: int) -> None:
+            if i % 30 == 0:
+                report(0.6 + 0.38 * i / n)
+
+        trace = track_region(decoded.spool.frames(), region, scale=scale, progress=tracked)
     osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=found_site, settings=detector)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,

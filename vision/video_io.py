@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import av.error
+import cv2
 import numpy as np
 
 from vision.errors import (
@@ -237,6 +238,47 @@ def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
 
 
+def iter_decoded(
+    path: str | Path, info: VideoInfo, *, last_index: int | None = None
+) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """Yield (index, presentation time in seconds, decoded frame), one at a time, up to
+    ``last_index``. Damage after the first frame raises CorruptVideoError.
+    """
+    container = _open(Path(path))
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 90000)
+        start_pts: int | None = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    continue
+                if start_pts is None:
+                    start_pts = pts  # times are relative to the first presented frame
+                yield index, float((pts - start_pts) * tb), frame
+                index += 1
+                if last_index is not None and index > last_index:
+                    break
+        except av.error.FFmpegError as exc:
+            if index == 0:
+                raise NoFramesError("no frame of the video could be decoded") from exc
+            raise CorruptVideoError(
+                f"the video is damaged after frame {index}; upload the complete recording"
+            ) from exc
+    finally:
+        container.close()
+
+
+def frame_image(
+    frame: av.VideoFrame, info: VideoInfo, fmt: str = "rgb24", max_side_px: int | None = None
+) -> np.ndarray:
+    """A decoded frame as an upright RGB or gray array, its longer side at most ``max_side_px``."""
+    return upright(_convert(frame, fmt, _scale_size(info, max_side_px)), info.rotation)
+
+
 def iter_frames(
     path: str | Path,
     info: VideoInfo,
@@ -248,44 +290,33 @@ def iter_frames(
     """Yield upright frames with their presentation times, one at a time.
 
     ``fmt`` is ``"rgb24"`` or ``"gray"``; ``max_side_px`` scales frames down during conversion
-    (cheap in swscale) so that the longer side is at most that many pixels. ``indices`` limits
-    the output to those frame numbers: the others are decoded but not converted, and decoding
-    stops after the last one.
+    so that the longer side is at most that many pixels. ``indices`` limits the output to those
+    frame numbers: the others are decoded but not converted, and decoding stops after the last.
     """
-    last_wanted = max(indices, default=-1) if indices is not None else None
-    container = _open(Path(path))
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        tb = stream.time_base or Fraction(1, 90000)
-        start_pts: int | None = None
-        scale = _scale_size(info, max_side_px)
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:
-                    continue
-                if start_pts is None:
-                    start_pts = pts  # times are relative to the first presented frame
-                time_s = float((pts - start_pts) * tb)
-                if indices is None or index in indices:
-                    if scale is not None:
-                        image = frame.to_ndarray(format=fmt, width=scale[0], height=scale[1])
-                    else:
-                        image = frame.to_ndarray(format=fmt)
-                    yield Frame(index=index, time_s=time_s, image=upright(image, info.rotation))
-                index += 1
-                if last_wanted is not None and index > last_wanted:
-                    break
-        except av.error.FFmpegError as exc:
-            if index == 0:
-                raise NoFramesError("no frame of the video could be decoded") from exc
-            raise CorruptVideoError(
-                f"the video is damaged after frame {index}; upload the complete recording"
-            ) from exc
-    finally:
-        container.close()
+    last = max(indices, default=-1) if indices is not None else None
+    for index, time_s, frame in iter_decoded(path, info, last_index=last):
+        if indices is None or index in indices:
+            yield Frame(index=index, time_s=time_s, image=frame_image(frame, info, fmt, max_side_px))
+
+
+# Planar YUV formats whose first plane is the luma: gray is read straight from it.
+_LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
+# Limited-range luma (16–235) to full range (0–255), as swscale's gray conversion gives.
+_LIMITED_TO_FULL = np.clip((np.arange(256) - 16) * 255.0 / 219.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _convert(frame: av.VideoFrame, fmt: str, scale: tuple[int, int] | None) -> np.ndarray:
+    """One decoded frame as an RGB or gray array, scaled down to ``scale`` (stored geometry)."""
+    if fmt != "gray" or frame.format.name not in _LUMA_FIRST:
+        if scale is not None:
+            return frame.to_ndarray(format=fmt, width=scale[0], height=scale[1])
+        return frame.to_ndarray(format=fmt)
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+    luma = cv2.resize(luma, scale, interpolation=cv2.INTER_AREA) if scale is not None else luma.copy()
+    if frame.format.name.startswith("yuvj") or frame.color_range == 2:  # already full range (JPEG)
+        return luma
+    return cv2.LUT(luma, _LIMITED_TO_FULL)
 
 
 def _scale_size(info: VideoInfo, max_side_px: int | None) -> tuple[int, int] | None:
