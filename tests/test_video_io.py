@@ -187,7 +187,7 @@ def test_selected_frames_only(clip_factory):
 
 
 def test_gray_read_from_the_luma_plane_matches_swscale(clip_factory):
-    path = clip_factory(frames=12)
+    path = clip_factory(frames=40)
     info = probe(path)
     ours = next(iter_frames(path, info, fmt="gray", max_side_px=64)).image
     with av.open(str(path)) as c:
@@ -200,7 +200,7 @@ def test_gray_read_from_the_luma_plane_matches_swscale(clip_factory):
 def test_frame_spool_gives_back_every_frame_in_order(clip_factory):
     from vision.frame_spool import FrameSpool
 
-    path = clip_factory(frames=20)
+    path = clip_factory(frames=40)
     info = probe(path)
     frames = list(iter_frames(path, info, fmt="gray", max_side_px=80))
     with FrameSpool() as spool:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vision.closing import Closing
@@ -98,11 +97,7 @@ def _decode_once(path: Path, info: VideoInfo, *, samples: int,
         for index, time_s, frame in iter_decoded(path, info):
             gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
             spool.append(Frame(index, time_s, gray))
-            h, w = gray.shape
-            s = MAP_MAX_SIDE_PX / max(h, w)
-            small.append(
-                cv2.resize(gray, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
-            )
+            small.append(frame_image(frame, info, "gray", MAP_MAX_SIDE_PX))  # from full resolution
             times.append(time_s)
             if index in wanted:
                 rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
