@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from samples.clips import ClipSpec, write_clip
 from samples.waveform import ClonusSpec
 from service.cli import main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "clips"
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,11 @@ def test_manual_roi_is_used(clonus_clip, capsys):
     assert result["clonus_detected"] is True
 
 
-def test_still_part_with_hand_held_camera_is_not_clonus(tmp_path, capsys):
-    path = tmp_path / "still.mp4"
-    write_clip(ClipSpec(clonus=ClonusSpec(beats=0), shake_px=3.0, tremor_px=0.6, duration_s=4.0), path)
+def test_still_part_with_hand_held_camera_is_not_clonus(capsys):
+    # The committed clip, not a fresh one: the encoder's output differs by a few pixel levels
+    # from one run to the next, and this look-alike sits close to the decision (see #5).
+    path = SAMPLES / "ankle_still_handheld.mp4"
+    assert json.loads(path.with_suffix(".truth.json").read_text())["truth"]["clonus"] is False
     assert main(["analyze", str(path), "--site", "ankle", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clonus_detected"] is False
 
