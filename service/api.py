@@ -63,16 +63,19 @@ def session_dep(request: Request):
         yield s
 
 
-def caller(
-    request: Request,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    session: Annotated[Session, Depends(session_dep)],
-) -> ApiKey:
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _authenticate(session: Session, creds: HTTPAuthorizationCredentials | None, hint: str = "") -> ApiKey:
     key = find_key(session, creds.credentials) if creds else None
     if key is None:
-        raise ProblemError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY'",
+        raise ProblemError(401, "unauthorized", f"send a valid API key as 'Authorization: Bearer KEY'{hint}",
                            {"WWW-Authenticate": "Bearer"})  # fmt: skip
     return key
+
+
+def caller(creds: Bearer, session: Annotated[Session, Depends(session_dep)]) -> ApiKey:
+    return _authenticate(session, creds)
 
 
 def _out(row: Analysis, settings: Settings) -> AnalysisOut:
@@ -187,8 +190,8 @@ def delete_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> 
     return Response(status_code=204)
 
 
-def _artifact_row(request: Request, session: Session, settings: Settings, analysis_id: str,
-                  exp: str | None, sig: str | None) -> Analysis:  # fmt: skip
+def _artifact_row(creds: HTTPAuthorizationCredentials | None, session: Session, settings: Settings,
+                  analysis_id: str, exp: str | None, sig: str | None) -> Analysis:  # fmt: skip
     """The analysis, opened by a signed link or by the owner's API key."""
     if verify(settings, analysis_id, exp, sig):
         row = session.get(Analysis, analysis_id)
@@ -197,18 +200,12 @@ def _artifact_row(request: Request, session: Session, settings: Settings, analys
         return row
     if exp or sig:
         raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
-    creds = request.headers.get("authorization", "")
-    scheme, _, token = creds.partition(" ")
-    key = find_key(session, token) if scheme.lower() == "bearer" and token else None
-    if key is None:
-        raise ProblemError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer KEY' "
-                           "or use a signed link", {"WWW-Authenticate": "Bearer"})  # fmt: skip
-    return _own(session, key, analysis_id)
+    return _own(session, _authenticate(session, creds, " or use a signed link"), analysis_id)
 
 
-def _artifact(request: Request, session: Session, settings: Settings, analysis_id: str, name: str,
-              exp: str | None, sig: str | None) -> FileResponse:  # fmt: skip
-    row = _artifact_row(request, session, settings, analysis_id, exp, sig)
+def _artifact(creds: HTTPAuthorizationCredentials | None, session: Session, settings: Settings,
+              analysis_id: str, name: str, exp: str | None, sig: str | None) -> FileResponse:  # fmt: skip
+    row = _artifact_row(creds, session, settings, analysis_id, exp, sig)
     file, _, media_type = ARTIFACTS[name]
     path = analysis_dir(settings.data_dir, row.id) / file
     if row.status != "succeeded" or not path.is_file():
@@ -228,27 +225,27 @@ Sig = Annotated[str | None, Query(description="Signed link: signature")]
 
 
 @router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)
-def get_overlay(request: Request, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+def get_overlay(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
                 sig: Sig = None) -> FileResponse:  # fmt: skip
     """The annotated, de-identified overlay video (range requests supported)."""
-    return _artifact(request, session, settings, analysis_id, "overlay", exp, sig)
+    return _artifact(creds, session, settings, analysis_id, "overlay", exp, sig)
 
 
 @router.get("/analyses/{analysis_id}/plots/{name}.png", name="get_plot", response_class=FileResponse)
-def get_plot(request: Request, analysis_id: str, name: str, session: Db, settings: Conf, exp: Exp = None,
+def get_plot(creds: Bearer, analysis_id: str, name: str, session: Db, settings: Conf, exp: Exp = None,
              sig: Sig = None) -> FileResponse:  # fmt: skip
     """A plot: displacement, spectrum or spectrogram."""
     if name not in ("displacement", "spectrum", "spectrogram"):
         raise ProblemError(404, "not-found", "plots are displacement, spectrum and spectrogram")
-    return _artifact(request, session, settings, analysis_id, name, exp, sig)
+    return _artifact(creds, session, settings, analysis_id, name, exp, sig)
 
 
 @router.get("/analyses/{analysis_id}/report", name="get_report", response_class=FileResponse)
-def get_report(request: Request, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+def get_report(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
                sig: Sig = None) -> FileResponse:  # fmt: skip
     """The report page a clinician opens in a browser (with the API key, or the signed link
     from ``links.report``)."""
-    return _artifact(request, session, settings, analysis_id, "report", exp, sig)
+    return _artifact(creds, session, settings, analysis_id, "report", exp, sig)
 
 
 def job_counts(session: Session) -> dict[str, int]:

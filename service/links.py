@@ -12,6 +12,7 @@ import hmac
 import os
 import secrets
 import time
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,7 +23,13 @@ from service.storage import analysis_dir
 def _secret(settings: Settings) -> bytes:
     if settings.link_secret:
         return settings.link_secret.encode()
-    path = Path(settings.data_dir) / "link.key"
+    return _kept_secret(Path(settings.data_dir).resolve())
+
+
+@lru_cache(maxsize=8)
+def _kept_secret(data_dir: Path) -> bytes:
+    """The random key kept in the data folder, made on first use."""
+    path = data_dir / "link.key"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"link.key.{os.getpid()}")

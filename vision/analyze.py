@@ -85,11 +85,11 @@ class _Pass(Closing):
         self.spool.close()
 
 
-def _decode_once(path: Path, info: VideoInfo, *, samples: int,
-                 progress: Callable[[float], None]) -> _Pass:  # fmt: skip
-    wanted = (
-        set(np.linspace(0, max(0, info.frame_count - 1), samples).astype(int).tolist()) if samples else set()
-    )
+def _decode_once(path: Path, info: VideoInfo, *, locate: bool, progress: Callable[[float], None]) -> _Pass:
+    """Spool the tracking frames; with ``locate``, also keep what finds the part (the small
+    stack for the energy map and the landmark frames)."""
+    last = max(0, info.frame_count - 1)
+    wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if locate else set()
     spool = FrameSpool()
     small, times, rgb = [], [], []
     n = max(1, info.frame_count)
@@ -97,7 +97,8 @@ def _decode_once(path: Path, info: VideoInfo, *, samples: int,
         for index, time_s, frame in iter_decoded(path, info):
             gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
             spool.append(Frame(index, time_s, gray))
-            small.append(frame_image(frame, info, "gray", MAP_MAX_SIDE_PX))  # from full resolution
+            if locate:
+                small.append(frame_image(frame, info, "gray", MAP_MAX_SIDE_PX))  # from full resolution
             times.append(time_s)
             if index in wanted:
                 rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
@@ -109,7 +110,7 @@ def _decode_once(path: Path, info: VideoInfo, *, samples: int,
     if not times:
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
-    return _Pass(spool, np.stack(small), np.asarray(times), rgb)
+    return _Pass(spool, np.stack(small) if small else np.zeros((0, 0, 0), np.uint8), np.asarray(times), rgb)
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
@@ -182,8 +183,7 @@ def analyze_video(
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
 
-    with _decode_once(path, info, samples=0 if roi is not None else LANDMARK_FRAMES,
-                      progress=lambda f: report(0.5 * f)) as decoded:  # fmt: skip
+    with _decode_once(path, info, locate=roi is None, progress=lambda f: report(0.5 * f)) as decoded:
         if roi is not None:
             found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:

@@ -10,11 +10,13 @@ detections stays covered.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from vision.closing import Closing
 from vision.landmarks import EYES, FaceLandmarker, Landmarks, PoseLandmarker
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
@@ -63,19 +65,13 @@ def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmark
     return found
 
 
-class FaceFinder:
+class FaceFinder(Closing):
     """Finds what to obscure in one frame: faces for limb sites, eyes for the jaw."""
 
     def __init__(self, *, site: str, face_model: str, pose_model: str | None) -> None:
         self.site = site
         self._face = FaceLandmarker(face_model, video=False)
         self._pose = PoseLandmarker(pose_model, video=False) if pose_model and site != "jaw" else None
-
-    def __enter__(self) -> FaceFinder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self._face.close()
@@ -102,9 +98,9 @@ class FaceFinder:
         return Detection(time_s, tuple(boxes), pose, faces)
 
 
-def boxes_at(detections: list[Detection], time_s: float, hold_s: float) -> list[Box]:
-    """Regions to obscure at ``time_s``: those of every detection within ``hold_s``."""
-    return [b for d in detections if abs(d.time_s - time_s) <= hold_s for b in d.boxes]
+def near(detections: Iterable[Detection], time_s: float, hold_s: float) -> list[Detection]:
+    """The detections that cover ``time_s``: every one within ``hold_s`` of it."""
+    return [d for d in detections if abs(d.time_s - time_s) <= hold_s]
 
 
 def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:

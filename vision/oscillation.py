@@ -56,6 +56,13 @@ class OscillationResult:
     sample_rate_hz: float = 0.0
 
 
+def unit_scaled(y: np.ndarray) -> np.ndarray:
+    """``y`` divided by its robust peak (99.5th percentile of |y|), for drawing on a fixed scale."""
+    y = np.asarray(y, dtype=float)
+    peak = float(np.percentile(np.abs(y), 99.5)) if len(y) else 0.0
+    return y / peak if peak > 0 else np.zeros_like(y)
+
+
 def _uniform(
     t_s: np.ndarray, x: np.ndarray, valid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from vision.deidentify import Detection, FaceFinder, boxes_at, obscure
+from vision.deidentify import Detection, FaceFinder, near, obscure
 from vision.landmarks import LOWER_JAW, POSE
+from vision.oscillation import unit_scaled
 from vision.video_io import iter_frames
 from vision.video_writer import VideoWriter
 
@@ -89,9 +90,7 @@ class _Scene:
         seen = np.all(np.isfinite(point), axis=1)
         self.point_t, self.point = trace.time_s[seen], point[seen] * self.scale
         self.sig_t = osc.time_s
-        sig = osc.filtered if len(osc.filtered) else np.zeros(0)
-        peak = float(np.percentile(np.abs(sig), 99.5)) if len(sig) else 0.0
-        self.sig = sig / peak if peak > 0 else sig
+        self.sig = unit_scaled(osc.filtered)
         self.episodes = [
             (e.start_s, e.end_s, np.asarray(e.beat_times_s), e.frequency_hz) for e in res.episodes
         ]
@@ -235,11 +234,11 @@ def render_overlay(
             def emit(frame) -> None:
                 nonlocal last_t
                 t = frame.time_s
-                near = [d for d in detections if abs(d.time_s - t) <= hold_s]
+                covering = near(detections, t, hold_s)
                 image = frame.image
                 if deidentify:
-                    image = obscure(image, boxes_at(near, t, hold_s))
-                det = min(near, key=lambda d: abs(d.time_s - t)) if near else None
+                    image = obscure(image, [box for d in covering for box in d.boxes])
+                det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
                 composed = scene.draw(image, t, det)
                 last_t = max(t - t_first, last_t + 1e-4)
                 writer.write(composed, last_t)

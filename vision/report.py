@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vision.oscillation import unit_scaled
 from vision.schema import AnalysisResult
 from vision.settings import DetectorSettings
 
@@ -131,11 +132,10 @@ def _recording_rows(res: AnalysisResult) -> list[tuple[str, str]]:
 
 def _chart_data(analysis: Analysis) -> dict:
     osc, trace = analysis.oscillation, analysis.trace
-    t, y = osc.time_s, osc.filtered
+    t, y = osc.time_s, unit_scaled(osc.filtered)
     if len(t) > MAX_CHART_POINTS:
         idx = np.linspace(0, len(t) - 1, MAX_CHART_POINTS).astype(int)
         t, y = t[idx], y[idx]
-    peak = float(np.percentile(np.abs(y), 99.5)) if len(y) else 0.0
     start = float(trace.time_s[0]) if len(trace.time_s) else 0.0
     end = float(trace.time_s[-1]) if len(trace.time_s) else 1.0
     return {
@@ -143,7 +143,7 @@ def _chart_data(analysis: Analysis) -> dict:
         "t1": max(end, start + 1e-3),
         "video_start_s": start,
         "time": [round(float(v), 4) for v in t],
-        "signal": [round(float(v / peak), 4) if peak > 0 else 0.0 for v in y],
+        "signal": [round(float(v), 4) for v in y],
         "episodes": [e.model_dump() for e in analysis.result.episodes],
     }
 
