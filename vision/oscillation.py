@@ -19,6 +19,10 @@ from vision.settings import DetectorSettings
 _WINDOW_S = 1.0
 _STEP_S = 0.05
 _MIN_GRID_HZ = 120.0
+# Band-pass (low × f0, high × f0, order) on which beats are timed, by how clean the episode is.
+_NARROW_TIMING = (0.7, 1.45, 3)
+_WIDE_TIMING = (0.4, 3.0, 2)
+_CLEAN_SWING_TO_NOISE = 45.0  # typical swing over the narrow-band noise SD (about 17 dB SNR)
 
 
 @dataclass
@@ -115,7 +119,18 @@ def _window_stats(
     half_f = peak_f / 2.0
     half_idx = np.clip(np.searchsorted(freqs, half_f), 0, len(freqs) - 1)
     rows = np.arange(len(starts))
-    use_half = (half_f >= lo) & (spec[rows, half_idx] > 0.25 * spec[rows, peak_idx])
+    # ... but only when the half is a spectral peak of its own, not the spill of a step or of a
+    # short burst's wide main lobe.
+    reach = max(1, int(round(0.75 / (freqs[1] - freqs[0]))))
+    side = np.maximum(
+        spec[rows, np.clip(half_idx - reach, 0, len(freqs) - 1)],
+        spec[rows, np.clip(half_idx + reach, 0, len(freqs) - 1)],
+    )
+    use_half = (
+        (half_f >= lo)
+        & (spec[rows, half_idx] > 0.25 * spec[rows, peak_idx])
+        & (spec[rows, half_idx] > 1.5 * side)
+    )
     fundamental = np.where(use_half, freqs[half_idx], peak_f)
     held_mask = np.zeros((len(starts), len(freqs)), bool)
     for harmonic in (1.0, 2.0, 3.0):
@@ -150,19 +165,12 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2], strict=True))
 
 
-def _refine_peak(y: np.ndarray, i: int, fs: float) -> float:
-    """Sub-sample time of a local extremum by parabolic interpolation."""
-    if 0 < i < len(y) - 1:
-        a, b, c = y[i - 1], y[i], y[i + 1]
-        denom = a - 2 * b + c
-        offset = 0.5 * (a - c) / denom if denom != 0 else 0.0
-        return (i + float(np.clip(offset, -0.5, 0.5))) / fs
-    return i / fs
-
-
-def _narrowband(y: np.ndarray, fs: float, f0: float) -> np.ndarray:
-    lo, hi = 0.7 * f0, min(1.45 * f0, 0.45 * fs)
-    sos = signal.butter(3, (lo, hi), btype="bandpass", fs=fs, output="sos")
+def _narrowband(
+    y: np.ndarray, fs: float, f0: float, lo_x: float = 0.7, hi_x: float = 1.45, order: int = 3
+) -> np.ndarray:
+    """``y`` band-passed around the rhythm ``f0``, from ``lo_x`` to ``hi_x`` times it."""
+    lo, hi = lo_x * f0, min(hi_x * f0, 0.45 * fs)
+    sos = signal.butter(order, (lo, hi), btype="bandpass", fs=fs, output="sos")
     return signal.sosfiltfilt(sos, y)
 
 
@@ -195,8 +203,14 @@ def _returns(y: np.ndarray, i: int, half: int, min_swing: float) -> bool:
 
 
 def _episode_beats(
-    nb: np.ndarray, y: np.ndarray, fs: float, f0: float, core: tuple[int, int], noise_sd: float
-) -> tuple[np.ndarray, np.ndarray]:
+    nb: np.ndarray,
+    y_band: np.ndarray,
+    y: np.ndarray,
+    fs: float,
+    f0: float,
+    core: tuple[int, int],
+    noise_sd: float,
+) -> _Candidate | None:
     """Beat times (s, from the grid start) and swings of one rhythm at ``f0``.
 
     The beats are the cycles in the core region, then the cycles on each side, taken one at a
@@ -208,16 +222,16 @@ def _episode_beats(
     peaks, _ = signal.find_peaks(nb, distance=distance)
     troughs, _ = signal.find_peaks(-nb, distance=distance)
     if len(peaks) == 0:
-        return np.array([]), np.array([])
+        return None
     swings = _swings(nb, peaks, troughs)
     a, b = core
     in_core = (peaks >= a) & (peaks < b)
     if not in_core.any():
-        return np.array([]), np.array([])
+        return None
     typical = float(np.percentile(swings[in_core], 75))
     core_idx = np.flatnonzero(in_core & (swings >= max(3.0 * noise_sd, 0.25 * typical)))
     if len(core_idx) == 0:
-        return np.array([]), np.array([])
+        return None
     period = fs / f0
     half = max(1, int(round(0.5 * period)))
     edge_floor = max(4.0 * noise_sd, 0.3 * typical)
@@ -241,8 +255,43 @@ def _episode_beats(
         [k for k in chosen if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))],
         int,
     )
-    times = np.array([_refine_peak(nb, peaks[i], fs) for i in chosen])
-    return times, swings[chosen]
+    # Beats are timed on a band as wide as the noise allows: a narrow band smooths the
+    # cycle-to-cycle changes of the period away, a wide one lets noise move the extremes.
+    clean = typical > _CLEAN_SWING_TO_NOISE * noise_sd
+    timing = _narrowband(y_band, fs, f0, *(_WIDE_TIMING if clean else _NARROW_TIMING))
+    times = np.array([_extremum_time(timing, peaks[i], period, fs) for i in chosen])
+    return _Candidate(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
+
+
+def _extremum_time(y: np.ndarray, i: int, period: float, fs: float) -> float:
+    """Time (s) of the maximum of ``y`` near sample ``i``: the vertex of a least-squares parabola
+    over the eighth of a period each side of the highest sample within a quarter period."""
+    reach = max(1, int(round(0.25 * period)))
+    lo, hi = max(0, i - reach), min(len(y), i + reach + 1)
+    top = lo + int(np.argmax(y[lo:hi]))
+    half = max(1, int(round(period / 8)))
+    a, b = max(0, top - half), min(len(y), top + half + 1)
+    if b - a < 3:
+        return top / fs
+    k = np.arange(a, b) - top
+    c2, c1, _ = np.polyfit(k, y[a:b], 2)
+    offset = -c1 / (2 * c2) if c2 < 0 else 0.0
+    return (top + float(np.clip(offset, -half, half))) / fs
+
+
+def _cycle_periods(
+    y: np.ndarray, peaks: np.ndarray, troughs: np.ndarray, fs: float, period: float
+) -> np.ndarray:
+    """Each beat's own period (s): from the trough before its peak to the trough after (NaN if
+    either is missing or more than 1.6 periods apart). A beat is one cycle, trough to trough."""
+    out = np.full(len(peaks), np.nan)
+    for k, p in enumerate(peaks):
+        i = np.searchsorted(troughs, p)
+        if 0 < i < len(troughs) and troughs[i] - troughs[i - 1] <= 1.6 * period:
+            out[k] = _extremum_time(-y, troughs[i], period, fs) - _extremum_time(
+                -y, troughs[i - 1], period, fs
+            )
+    return out
 
 
 def _grades(duration_s: float, detected: bool, sustained: bool | None) -> Grades:
@@ -319,10 +368,13 @@ def detect_oscillation(
         b = min(len(grid), int(c1 * fs) + 1)
         nb = _narrowband(y_band, fs, f0)
         noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
-        times, swings = _episode_beats(nb, y_lp, fs, f0, (a, b), noise_sd)
-        if len(times) >= 2:
-            candidates.append(_Candidate(f0, times, swings))
-    candidates = _merge_overlapping(candidates)
+        # Whether a beat rises and falls back is judged on the displacement smoothed to the
+        # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
+        smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
+        found = _episode_beats(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs, f0, (a, b), noise_sd)
+        if found is not None and len(found.times) >= 2:
+            candidates.append(found)
+    candidates = [c for c in map(_trimmed, _merge_overlapping(candidates)) if len(c.times) >= 2]
     outside = grid_valid.copy()
     for c in candidates:
         outside[_span(c, fs, len(grid))] = False
@@ -330,7 +382,10 @@ def detect_oscillation(
     cvs: list[float] = []
     amplitudes: list[float] = []
     for c in candidates:
-        periods = np.diff(c.times)
+        # Peak-to-peak spacings and the inner beats' own trough-to-trough periods (the first
+        # and last beats' outer troughs run into the stretch and the rest after the episode).
+        inner = c.periods[1:-1]
+        periods = np.concatenate([inner[np.isfinite(inner)], np.diff(c.times)])
         keep_f = periods[(periods > 0.5 / c.f0) & (periods < 2.0 / c.f0)]
         freq = float(np.median(1.0 / keep_f)) if len(keep_f) else c.f0
         cv = float(np.std(keep_f) / np.mean(keep_f)) if len(keep_f) > 1 else 0.0
@@ -383,6 +438,24 @@ class _Candidate:
     f0: float
     times: np.ndarray  # beat times from the grid start, s
     swings: np.ndarray
+    periods: np.ndarray  # each beat's trough-to-trough period, s (NaN where unknown)
+
+    def take(self, index: np.ndarray | slice, f0: float | None = None) -> _Candidate:
+        return _Candidate(f0 or self.f0, self.times[index], self.swings[index], self.periods[index])
+
+    @staticmethod
+    def joined(a: _Candidate, b: _Candidate) -> _Candidate:
+        """Both candidates' beats in time order, a beat closer than half a period to the one
+        before it dropped; the rhythm is the beat-weighted mean of the two."""
+        both = _Candidate(
+            a.f0,
+            np.concatenate([a.times, b.times]),
+            np.concatenate([a.swings, b.swings]),
+            np.concatenate([a.periods, b.periods]),
+        ).take(np.argsort(np.concatenate([a.times, b.times]), kind="stable"))
+        keep = np.concatenate([[True], np.diff(both.times) > 0.5 / max(a.f0, b.f0)])
+        weight = len(a.times) / (len(a.times) + len(b.times))
+        return both.take(keep, a.f0 * weight + b.f0 * (1 - weight))
 
 
 def _span(c: _Candidate, fs: float, n: int) -> slice:
@@ -397,17 +470,33 @@ def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:
     for c in cands:
         prev = merged[-1] if merged else None
         if prev is not None and c.times[0] <= prev.times[-1] + 0.75 / prev.f0:
-            times = np.concatenate([prev.times, c.times])
-            swings = np.concatenate([prev.swings, c.swings])
-            order = np.argsort(times)
-            times, swings = times[order], swings[order]
-            keep = np.concatenate([[True], np.diff(times) > 0.5 / max(prev.f0, c.f0)])
-            weight = len(prev.times) / (len(prev.times) + len(c.times))
-            f0 = prev.f0 * weight + c.f0 * (1 - weight)
-            merged[-1] = _Candidate(f0, times[keep], swings[keep])
+            merged[-1] = _Candidate.joined(prev, c)
         else:
             merged.append(c)
     return merged
+
+
+def _trimmed(c: _Candidate) -> _Candidate:
+    """The one unbroken run of beats, without weak beats at its edges.
+
+    The run is the longest stretch whose beats follow each other at the rhythm's period
+    (0.6–1.6×, the period being the median spacing); noise or filter ringing next to an
+    episode, or a weaker rhythm merged in, break it. Edge beats under a quarter of the
+    typical swing are dropped.
+    """
+    if len(c.times) < 3:
+        return c
+    spacing = np.diff(c.times)
+    period = float(np.median(spacing))
+    joins = (spacing >= 0.6 * period) & (spacing <= 1.6 * period)
+    runs = _segments(joins)
+    if not runs:
+        return c.take(slice(0, 0))
+    a, b = max(runs, key=lambda r: float(np.sum(c.swings[r[0] : r[1] + 1])))
+    run = c.take(slice(a, b + 1))
+    typical = float(np.percentile(run.swings, 75))
+    strong = np.flatnonzero(run.swings >= 0.25 * typical)
+    return run.take(slice(int(strong[0]), int(strong[-1]) + 1))
 
 
 def _stands_out(
