@@ -244,3 +244,17 @@ def test_regularity_confidence_amplitude_in_range():
     assert 0.8 <= r.regularity <= 1.0
     assert 0.7 <= r.confidence <= 1.0
     assert r.amplitude_pp == pytest.approx(4.0, rel=0.35)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_sign_of_the_displacement_does_not_change_beats_or_onset(seed):
+    # Image axes and the principal component give either sign; a beat is an excursion from
+    # rest, and counting the returns instead would lose one and put the onset half a period late.
+    t, x, truth = _case(5.0 + seed, 8 + 3 * seed, 30.0, 20.0, seed)
+    up, down = (detect_oscillation(t, v, site="ankle") for v in (x, -x))
+    assert up.beat_count == down.beat_count
+    assert up.episodes[0].beat_times_s == pytest.approx(down.episodes[0].beat_times_s, abs=0.01)
+    assert abs(up.beat_count - truth.beat_count) <= 1
+    assert abs(up.episodes[0].start_s - truth.start_s) * truth.frequency_hz <= 0.5
+    first = np.array(up.episodes[0].beat_times_s[:3])
+    assert np.allclose(first, truth.beat_times_s[:3], atol=0.2 / truth.frequency_hz)

@@ -263,6 +263,61 @@ def _episode_beats(
     return _Candidate(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
 
 
+def _beats_away_from_rest(
+    nb: np.ndarray,
+    y_band: np.ndarray,
+    y: np.ndarray,
+    fs: float,
+    f0: float,
+    core: tuple[int, int],
+    noise_sd: float,
+) -> _Candidate | None:
+    """The beats of one rhythm, counted on the side away from where the part rests.
+
+    A beat is an excursion from the rest position and back: n beats have n tops and only
+    n - 1 returns between them, so counting the wrong side loses a beat and puts the onset
+    half a period late. The displacement's sign is arbitrary (image axes, principal
+    component), so both sides are tried: the one with more beats wins; on a tie, the side
+    whose turning points lie farther from the level held just before and after the episode.
+    """
+    found = []
+    for sign in (1.0, -1.0):
+        c = _episode_beats(sign * nb, sign * y_band, sign * y, fs, f0, core, noise_sd)
+        if c is not None and len(c.times) >= 2:
+            c = _trimmed(c)
+            found.append((len(c.times), _rest_distance(sign * y, c, fs), c))
+    if not found:
+        return None
+    return max(found, key=lambda item: item[:2])[2]
+
+
+def _rest_distance(y: np.ndarray, c: _Candidate, fs: float) -> float:
+    """How far the beat tops lie from the rest level, beyond the returns between them (in
+    units of the swing); the rest is the median of ``y`` half a period to a period and a
+    quarter before the first beat and after the last."""
+    if len(c.times) < 2:
+        return 0.0
+    period = 1.0 / c.f0
+
+    def at(t_s: np.ndarray) -> np.ndarray:
+        return y[np.clip(np.round(np.asarray(t_s) * fs).astype(int), 0, len(y) - 1)]
+
+    near = np.concatenate(
+        [
+            np.arange(c.times[0] - 1.25 * period, c.times[0] - 0.5 * period, 1.0 / fs),
+            np.arange(c.times[-1] + 0.5 * period, c.times[-1] + 1.25 * period, 1.0 / fs),
+        ]
+    )
+    near = near[(near >= 0) & (near < len(y) / fs)]
+    if len(near) == 0:
+        return 0.0
+    rest = float(np.median(at(near)))
+    tops = float(np.median(at(c.times)))
+    returns = float(np.median(at(0.5 * (c.times[1:] + c.times[:-1]))))
+    swing = max(abs(tops - returns), 1e-12)
+    return (abs(tops - rest) - abs(returns - rest)) / swing
+
+
 def _extremum_time(y: np.ndarray, i: int, period: float, fs: float) -> float:
     """Time (s) of the maximum of ``y`` near sample ``i``: the vertex of a least-squares parabola
     over the eighth of a period each side of the highest sample within a quarter period."""
@@ -371,7 +426,7 @@ def detect_oscillation(
         # Whether a beat rises and falls back is judged on the displacement smoothed to the
         # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
         smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-        found = _episode_beats(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs, f0, (a, b), noise_sd)
+        found = _beats_away_from_rest(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs, f0, (a, b), noise_sd)
         if found is not None and len(found.times) >= 2:
             candidates.append(found)
     candidates = [c for c in map(_trimmed, _merge_overlapping(candidates)) if len(c.times) >= 2]
