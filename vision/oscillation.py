@@ -519,13 +519,17 @@ def _span(c: _Candidate, fs: float, n: int) -> slice:
 
 
 def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:
-    """One episode per stretch of rhythm: candidates whose beats overlap are joined."""
+    """One episode per stretch of rhythm: overlapping candidates of one rhythm are joined; of
+    two different rhythms (say a slow movement grown into the episode's edge), the stronger stays."""
     cands = sorted(cands, key=lambda c: c.times[0])
     merged: list[_Candidate] = []
     for c in cands:
         prev = merged[-1] if merged else None
         if prev is not None and c.times[0] <= prev.times[-1] + 0.75 / prev.f0:
-            merged[-1] = _Candidate.joined(prev, c)
+            if max(prev.f0, c.f0) / min(prev.f0, c.f0) <= 1.25:
+                merged[-1] = _Candidate.joined(prev, c)
+            elif np.sum(c.swings) > np.sum(prev.swings):  # two rhythms: the stronger one holds
+                merged[-1] = c
         else:
             merged.append(c)
     return merged
