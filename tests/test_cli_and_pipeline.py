@@ -96,3 +96,23 @@ def test_analysis_decodes_the_video_once(clonus_clip, monkeypatch):
     path, _ = clonus_clip
     assert analyze.analyze_video(path, site="ankle").result.clonus_detected is True
     assert len(calls) == 1
+
+
+def test_mediapipe_is_imported_during_the_block_and_done_after_it():
+    # In a fresh interpreter: the import runs on a background thread while the block (the
+    # decoding) runs, and is finished, not left running, when the block ends.
+    code = (
+        "import sys, threading\n"
+        "from vision.landmarks import importing_mediapipe\n"
+        "assert 'mediapipe' not in sys.modules\n"
+        "with importing_mediapipe():\n"
+        "    started = [t.name for t in threading.enumerate()]\n"
+        "assert 'mediapipe-import' in started, started\n"
+        "assert 'mediapipe.tasks.python.vision' in sys.modules\n"
+        "assert not [t for t in threading.enumerate() if t.name == 'mediapipe-import']\n"
+        "with importing_mediapipe(enabled=False):\n"
+        "    assert not [t for t in threading.enumerate() if t.name == 'mediapipe-import']\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+    assert done.returncode == 0, done.stderr

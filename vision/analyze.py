@@ -16,7 +16,7 @@ import numpy as np
 from vision.closing import Closing
 from vision.errors import AnalysisInputError, NoFramesError
 from vision.frame_spool import FrameSpool
-from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker
+from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker, importing_mediapipe
 from vision.oscillation import OscillationResult, detect_oscillation
 from vision.quality import assess
 from vision.schema import (
@@ -183,7 +183,11 @@ def analyze_video(
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
 
-    with _decode_once(path, info, locate=roi is None, progress=lambda f: report(0.5 * f)) as decoded:
+    # Landmarks come after the decoding pass: their library is imported meanwhile.
+    with (
+        importing_mediapipe(enabled=roi is None),
+        _decode_once(path, info, locate=roi is None, progress=lambda f: report(0.5 * f)) as decoded,
+    ):
         if roi is not None:
             found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:

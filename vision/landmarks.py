@@ -7,6 +7,9 @@ them (``with`` does it): the C library is not thread-safe.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,26 @@ POSE = {
 FACE = {"chin": 152, "forehead": 10, "nose_tip": 1, "left_eye": 468, "right_eye": 473}
 LOWER_JAW = (17, 152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365)  # lower lip to chin
 EYES = (33, 133, 159, 145, 362, 263, 386, 374)
+
+
+def _import_mediapipe() -> None:
+    with suppress(Exception):  # the real import, later, reports any failure
+        from mediapipe.tasks.python import vision  # noqa: F401
+
+
+@contextmanager
+def importing_mediapipe(enabled: bool = True) -> Iterator[None]:
+    """Import MediaPipe (about a second, mostly its drawing and audio helpers) on a background
+    thread while the block runs, e.g. the decoding; a later import waits for it, and so does
+    leaving the block (no import left running at exit)."""
+    thread = threading.Thread(target=_import_mediapipe, name="mediapipe-import", daemon=True)
+    if enabled:
+        thread.start()
+    try:
+        yield
+    finally:
+        if enabled:
+            thread.join()
 
 
 @dataclass(frozen=True)
