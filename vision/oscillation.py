@@ -19,8 +19,8 @@ from vision.settings import DetectorSettings
 _WINDOW_S = 1.0
 _STEP_S = 0.05
 _MIN_GRID_HZ = 120.0
-# Band-pass (low × f0, high × f0, order) on which beats are timed, by how clean the episode is.
-_NARROW_TIMING = (0.7, 1.45, 3)
+# Band-pass (low × f0, high × f0, order) on which the beats of a clean episode are timed; others
+# are timed on the narrow band that found them.
 _WIDE_TIMING = (0.4, 3.0, 2)
 _CLEAN_SWING_TO_NOISE = 45.0  # typical swing over the narrow-band noise SD (about 17 dB SNR)
 
@@ -202,15 +202,20 @@ def _returns(y: np.ndarray, i: int, half: int, min_swing: float) -> bool:
     return min(left, right) >= min_swing and min(left, right) >= 0.3 * max(left, right)
 
 
-def _episode_beats(
-    nb: np.ndarray,
-    y_band: np.ndarray,
-    y: np.ndarray,
-    fs: float,
-    f0: float,
-    core: tuple[int, int],
-    noise_sd: float,
-) -> _Candidate | None:
+@dataclass(frozen=True)
+class _Views:
+    """One rhythm's views of the displacement on the uniform grid (``fs``)."""
+
+    nb: np.ndarray  # narrow band around the rhythm: finds the beats
+    band: np.ndarray  # the site's band: times them when the episode is clean
+    smooth: np.ndarray  # low-passed only (the stretch kept): does a beat fall back?
+    fs: float
+
+    def flipped(self) -> _Views:
+        return _Views(-self.nb, -self.band, -self.smooth, self.fs)
+
+
+def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float) -> _Candidate | None:
     """Beat times (s, from the grid start) and swings of one rhythm at ``f0``.
 
     The beats are the cycles in the core region, then the cycles on each side, taken one at a
@@ -218,6 +223,7 @@ def _episode_beats(
     fall back in the unfiltered signal: the longer first beats and the fading last ones
     count; noise beside the episode and the examiner's stretch do not.
     """
+    nb, y, fs = v.nb, v.smooth, v.fs
     distance = max(1, int(0.6 * fs / f0))
     peaks, _ = signal.find_peaks(nb, distance=distance)
     troughs, _ = signal.find_peaks(-nb, distance=distance)
@@ -258,20 +264,12 @@ def _episode_beats(
     # Beats are timed on a band as wide as the noise allows: a narrow band smooths the
     # cycle-to-cycle changes of the period away, a wide one lets noise move the extremes.
     clean = typical > _CLEAN_SWING_TO_NOISE * noise_sd
-    timing = _narrowband(y_band, fs, f0, *(_WIDE_TIMING if clean else _NARROW_TIMING))
+    timing = _narrowband(v.band, fs, f0, *_WIDE_TIMING) if clean else nb
     times = np.array([_extremum_time(timing, peaks[i], period, fs) for i in chosen])
     return _Candidate(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
 
 
-def _beats_away_from_rest(
-    nb: np.ndarray,
-    y_band: np.ndarray,
-    y: np.ndarray,
-    fs: float,
-    f0: float,
-    core: tuple[int, int],
-    noise_sd: float,
-) -> _Candidate | None:
+def _beats_away_from_rest(v: _Views, f0: float, core: tuple[int, int], noise_sd: float) -> _Candidate | None:
     """The beats of one rhythm, counted on the side away from where the part rests.
 
     A beat is an excursion from the rest position and back: n beats have n tops and only
@@ -281,11 +279,11 @@ def _beats_away_from_rest(
     whose turning points lie farther from the level held just before and after the episode.
     """
     found = []
-    for sign in (1.0, -1.0):
-        c = _episode_beats(sign * nb, sign * y_band, sign * y, fs, f0, core, noise_sd)
+    for side in (v, v.flipped()):
+        c = _episode_beats(side, f0, core, noise_sd)
         if c is not None and len(c.times) >= 2:
             c = _trimmed(c)
-            found.append((len(c.times), _rest_distance(sign * y, c, fs), c))
+            found.append((len(c.times), _rest_distance(side.smooth, c, side.fs), c))
     if not found:
         return None
     return max(found, key=lambda item: item[:2])[2]
@@ -340,12 +338,17 @@ def _cycle_periods(
     """Each beat's own period (s): from the trough before its peak to the trough after (NaN if
     either is missing or more than 1.6 periods apart). A beat is one cycle, trough to trough."""
     out = np.full(len(peaks), np.nan)
+    trough_s: dict[int, float] = {}  # neighbouring beats share a trough: time each once
+
+    def at(j: int) -> float:
+        if j not in trough_s:
+            trough_s[j] = _extremum_time(-y, troughs[j], period, fs)
+        return trough_s[j]
+
     for k, p in enumerate(peaks):
         i = np.searchsorted(troughs, p)
         if 0 < i < len(troughs) and troughs[i] - troughs[i - 1] <= 1.6 * period:
-            out[k] = _extremum_time(-y, troughs[i], period, fs) - _extremum_time(
-                -y, troughs[i - 1], period, fs
-            )
+            out[k] = at(int(i)) - at(int(i) - 1)
     return out
 
 
@@ -426,7 +429,8 @@ def detect_oscillation(
         # Whether a beat rises and falls back is judged on the displacement smoothed to the
         # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
         smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-        found = _beats_away_from_rest(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs, f0, (a, b), noise_sd)
+        views = _Views(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs)
+        found = _beats_away_from_rest(views, f0, (a, b), noise_sd)
         if found is not None and len(found.times) >= 2:
             candidates.append(found)
     candidates = [c for c in map(_trimmed, _merge_overlapping(candidates)) if len(c.times) >= 2]
