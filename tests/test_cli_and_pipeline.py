@@ -34,6 +34,9 @@ def test_cli_json_is_the_full_result(clonus_clip, capsys):
     assert result["episodes"][0]["start_s"] == pytest.approx(truth["start_s"], abs=1 / 6.0)
     assert result["tracking"]["method"] in {"motion", "pose"}
     assert result["quality"]["verdict"] == "good"
+    # The foot's beats as an angle about the ankle; in pixels, no more than its far end moves.
+    assert 0 < result["amplitude"]["peak_to_peak_px"] <= 1.1 * truth["amplitude_px"]
+    assert result["amplitude"]["peak_to_peak_deg"] == pytest.approx(truth["amplitude_deg"], rel=0.2)
     assert set(result) >= {"schema_version", "site", "sustained", "amplitude", "regularity",
                            "confidence", "grades", "quality", "tracking", "video"}  # fmt: skip
 

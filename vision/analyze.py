@@ -17,7 +17,7 @@ from vision.closing import Closing
 from vision.errors import AnalysisInputError, NoFramesError
 from vision.frame_spool import FrameSpool
 from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker, importing_mediapipe
-from vision.oscillation import OscillationResult, detect_oscillation
+from vision.oscillation import OscillationResult, detect_oscillation, episode_peak_to_peak
 from vision.quality import assess
 from vision.schema import (
     Amplitude,
@@ -214,6 +214,10 @@ def analyze_video(
                      feature_survival=trace.feature_survival)  # fmt: skip
     part_px = max(region.w * info.width, region.h * info.height)
     amp_px = osc.amplitude_pp
+    amp_deg = None
+    if found_site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle
+        main = max(osc.episodes, key=lambda e: e.beat_count)
+        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main)
     result = AnalysisResult(
         site=found_site,
         clonus_detected=osc.clonus_detected if quality.verdict != "failed" else None,
@@ -224,6 +228,7 @@ def analyze_video(
         amplitude=Amplitude(
             peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
             peak_to_peak_fraction=round(amp_px / part_px, 5) if amp_px is not None and part_px else None,
+            peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
         ),
         regularity=osc.regularity,
         confidence=osc.confidence,

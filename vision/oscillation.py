@@ -60,6 +60,28 @@ class OscillationResult:
     sample_rate_hz: float = 0.0
 
 
+def episode_peak_to_peak(
+    t_s: np.ndarray, values: np.ndarray, valid: np.ndarray, episode: Episode
+) -> float | None:
+    """The median beat-by-beat peak-to-peak of another measure of the same motion over an
+    episode (e.g. the ankle's angle, in its own unit): band-passed about the episode's rate,
+    then each beat's swing within half a period either side of it."""
+    t, v = np.asarray(t_s, float), np.asarray(values, float)
+    ok = np.asarray(valid, bool) & np.isfinite(t) & np.isfinite(v)
+    f = episode.frequency_hz
+    if ok.sum() < 8 or not episode.beat_times_s or f <= 0:
+        return None
+    grid, vg, _, fs = _uniform(t, v, ok)
+    sos = signal.butter(2, (0.5 * f, min(2.5 * f, 0.45 * fs)), btype="bandpass", fs=fs, output="sos")
+    band = signal.sosfiltfilt(sos, vg - vg.mean())
+    swings = []
+    for beat in episode.beat_times_s:
+        sel = np.abs(grid - beat) <= 0.5 / f
+        if sel.sum() >= 3:
+            swings.append(float(np.ptp(band[sel])))
+    return float(np.median(swings)) if swings else None
+
+
 def unit_scaled(y: np.ndarray) -> np.ndarray:
     """``y`` divided by its robust peak (99.5th percentile of |y|), for drawing on a fixed scale."""
     y = np.asarray(y, dtype=float)
@@ -240,13 +262,14 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
         return None
     period = fs / f0
     half = max(1, int(round(0.5 * period)))
-    edge_floor = max(4.0 * noise_sd, 0.3 * typical)
+    # The first beats are strong; the last ones fade (to a third of the swing, or less).
+    floor_before, floor_after = max(4.0 * noise_sd, 0.3 * typical), max(4.0 * noise_sd, 0.2 * typical)
 
     def extends(k: int, neighbour: int) -> bool:
         spacing = abs(int(peaks[k]) - int(peaks[neighbour]))
         return (
             0.6 * period <= spacing <= 1.6 * period
-            and swings[k] >= edge_floor
+            and swings[k] >= (floor_before if k < neighbour else floor_after)
             and _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))
         )
 
@@ -257,10 +280,11 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
         last += 1
     chosen = np.arange(first, last + 1)
     chosen = chosen[(swings[chosen] >= max(3.0 * noise_sd, 0.25 * typical)) | ~in_core[chosen]]
-    chosen = np.array(
-        [k for k in chosen if _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))],
-        int,
-    )
+    # A beat that does not fall back (the held stretch) is peeled off the ends; one inside the
+    # run keeps the rhythm between its neighbours (a drifting camera can tilt a single beat).
+    returns = [_returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k])) for k in chosen]
+    kept = np.flatnonzero(returns)
+    chosen = chosen[kept[0] : kept[-1] + 1] if len(kept) else chosen[:0]
     # Beats are timed on a band as wide as the noise allows: a narrow band smooths the
     # cycle-to-cycle changes of the period away, a wide one lets noise move the extremes.
     clean = typical > _CLEAN_SWING_TO_NOISE * noise_sd
@@ -544,8 +568,8 @@ def _trimmed(c: _Candidate) -> _Candidate:
 
     The run is the longest stretch whose beats follow each other at the rhythm's period
     (0.6–1.6×, the period being the median spacing); noise or filter ringing next to an
-    episode, or a weaker rhythm merged in, break it. Edge beats under a quarter of the
-    typical swing are dropped.
+    episode, or a weaker rhythm merged in, break it. Leading beats under a quarter of the
+    typical swing are dropped, and trailing ones under a fifth (clonus fades out).
     """
     if len(c.times) < 3:
         return c
@@ -558,8 +582,9 @@ def _trimmed(c: _Candidate) -> _Candidate:
     a, b = max(runs, key=lambda r: float(np.sum(c.swings[r[0] : r[1] + 1])))
     run = c.take(slice(a, b + 1))
     typical = float(np.percentile(run.swings, 75))
-    strong = np.flatnonzero(run.swings >= 0.25 * typical)
-    return run.take(slice(int(strong[0]), int(strong[-1]) + 1))
+    first = np.flatnonzero(run.swings >= 0.25 * typical)[0]
+    last = np.flatnonzero(run.swings >= 0.2 * typical)[-1]  # the fading last beats count
+    return run.take(slice(int(first), int(last) + 1))
 
 
 def _stands_out(

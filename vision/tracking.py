@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 from vision.schema import Roi
 from vision.video_io import Frame
@@ -22,6 +22,7 @@ _LK = dict(winSize=(21, 21), maxLevel=3,
            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))  # fmt: skip
 _FB_MAX_PX = 0.5  # forward–backward error above which a feature track is dropped
 _MIN_FEATURES = 8
+_BG_FEATURES = 150  # strong corners outside the region, for the camera's motion
 
 
 @dataclass
@@ -36,6 +37,7 @@ class MotionTrace:
     mean_brightness: np.ndarray  # (n,) whole-frame brightness (flicker, darkness)
     sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
     point_px: np.ndarray | None = None  # (n, 2) the moving part (median of its features); NaN: lost
+    angle_deg: np.ndarray | None = None  # (n,) the part's rotation, accumulated; counter-clockwise as seen
 
 
 def roi_to_px(roi: Roi, width: int, height: int) -> tuple[int, int, int, int]:
@@ -58,28 +60,77 @@ def roi_from_points(points_px: np.ndarray, width: int, height: int, pad: float =
                h=max(1e-3, (y1 - y0) / height))  # fmt: skip
 
 
-def band_energy_map(frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
-    """Per-pixel motion energy in the clonus band, (h, w), roughly in pixels².
+def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray:
+    """The frame's outer ring (between ``inner`` and ``outer`` of each side): mostly the
+    background and the still reference, even in a close-up."""
+    m_in, m_out = round(inner * min(h, w)), max(round(outer * min(h, w)), 2)
+    ring = np.zeros((h, w), bool)
+    ring[m_in : h - m_in, m_in : w - m_in] = True
+    ring[m_out : h - m_out, m_out : w - m_out] = False
+    return ring
 
-    ``frames_gray`` is a small (n, h, w) uint8 stack. The variance of band-passed brightness is
-    divided by the local gradient energy (brightness change ≈ gradient × motion), so strong
-    edges moved a little by the camera do not outweigh low-contrast skin moved a lot.
-    Whole-frame changes (flicker, exposure) are taken out by removing each frame's mean first.
+
+def band_energy_map(
+    frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float], block_px: int = 4
+) -> np.ndarray:
+    """Per-pixel motion energy in the clonus band relative to the camera, (h, w), in px².
+
+    ``frames_gray`` is a small (n, h, w) uint8 stack. Band-passed brightness obeys
+    ``b ≈ −∇I·d`` (brightness change ≈ gradient × motion), so each block of
+    ``block_px``² pixels gives its in-band motion ``d(t)`` by least squares (Lucas–Kanade on
+    the band-passed stack; a block without texture is pulled towards no motion, and pixel
+    noise averages out). The camera's in-band motion (shake, the filmer's tremor) is the same
+    fit over the frame's outer ring and is taken out of every block: edges the camera moves
+    do not light up, skin the part moves does. Whole-frame changes (flicker, exposure) are
+    taken out by removing each frame's mean first.
     """
     n, h, w = frames_gray.shape
     fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
     hi = min(band_hz[1], 0.45 * fs)
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
-    energy = np.zeros((h, w), np.float32)
-    means = frames_gray.mean(axis=(1, 2), dtype=np.float32)[:, None, None]
-    for r0 in range(0, h, 16):  # rows in chunks to bound memory
-        rows = frames_gray[:, r0 : r0 + 16].astype(np.float32) - means
-        energy[r0 : r0 + 16] = np.var(signal.sosfiltfilt(sos, rows, axis=0), axis=0)
-    mean_frame = frames_gray.mean(axis=0, dtype=np.float32)
+    # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).
+    frames = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames_gray.astype(np.float32)])
+    frames -= frames.mean(axis=(1, 2), keepdims=True)
+    mean_frame = frames.mean(axis=0)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
-    grad2 = cv2.blur(gx * gx + gy * gy, (3, 3))
-    return energy / (grad2 + float(grad2.mean()) + 1.0)
+    k = block_px
+    hb, wb = h // k, w // k
+
+    def blocks(a: np.ndarray) -> np.ndarray:  # (..., r·k, c·k) → (..., r, c) sums
+        return a.reshape(*a.shape[:-2], a.shape[-2] // k, k, a.shape[-1] // k, k).sum(axis=(-3, -1))
+
+    gxc, gyc = gx[: hb * k, : wb * k], gy[: hb * k, : wb * k]
+    sxx, sxy, syy = blocks(gxc * gxc), blocks(gxc * gyc), blocks(gyc * gyc)
+    bx = np.zeros((n, hb, wb), np.float32)
+    by = np.zeros((n, hb, wb), np.float32)
+    rows = max(k, 16 // k * k)  # rows in chunks (whole blocks) to bound memory
+    for r0 in range(0, hb * k, rows):
+        r1 = min(hb * k, r0 + rows)
+        b = signal.sosfiltfilt(sos, frames[:, r0:r1, : wb * k], axis=0)
+        bx[:, r0 // k : r1 // k] = blocks(b * gxc[r0:r1])
+        by[:, r0 // k : r1 // k] = blocks(b * gyc[r0:r1])
+    # The camera: the same fit over the outer ring of blocks (background and still reference).
+    ring = _ring(hb, wb)
+    cam_normal = np.array([[sxx[ring].sum(), sxy[ring].sum()], [sxy[ring].sum(), syy[ring].sum()]])
+    cam_rhs = np.stack([bx[:, ring].sum(axis=1), by[:, ring].sum(axis=1)], axis=1)
+    cam = -np.linalg.solve(cam_normal + 1e-6 * np.eye(2), cam_rhs.T).T  # (n, 2)
+    # Per block (Σ g gᵀ + λ) d = −Σ g b gives its motion (no texture: pulled towards none).
+    lam = 0.5 * k * k * float(np.mean(gx * gx + gy * gy)) + 1.0
+    a, c, d = sxx + lam, sxy, syy + lam
+    det = a * d - c * c
+    motion = np.stack([-(d * bx - c * by) / det, -(a * by - c * bx) / det], axis=-1)  # (n, hb, wb, 2)
+    # What the camera explains is taken out of each block by regression (a 2×2 gain per block:
+    # how strongly an edge shows the camera's motion depends on its texture and direction).
+    cc = cam.T @ cam + 1e-9 * np.eye(2)
+    gain = np.einsum("tyxi,tj,jk->yxik", motion, cam, np.linalg.inv(cc))  # (hb, wb, 2, 2)
+    residual = motion - np.einsum("yxik,tk->tyxi", gain, cam)
+    # The strongest half second: a 3-beat episode in a long clip counts as much as it should.
+    power = ndimage.uniform_filter1d((residual * residual).sum(axis=-1), max(1, int(0.5 * fs)), axis=0)
+    energy = power.max(axis=0)
+    out = np.full((h, w), float(np.median(energy)), np.float32)
+    out[: hb * k, : wb * k] = np.repeat(np.repeat(energy, k, axis=0), k, axis=1)
+    return out
 
 
 def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:
@@ -105,9 +156,11 @@ def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:
     return Roi(x=x0 / w, y=y0 / h, w=(x1 - x0) / w, h=(y1 - y0) / h), ratio
 
 
-def _features(gray: np.ndarray, mask: np.ndarray, max_corners: int) -> np.ndarray | None:
-    pts = cv2.goodFeaturesToTrack(gray, maxCorners=max_corners, qualityLevel=0.005,
-                                  minDistance=3, mask=mask, blockSize=5)  # fmt: skip
+def _features(
+    gray: np.ndarray, mask: np.ndarray, max_corners: int, quality: float = 0.005, spacing_px: int = 3
+) -> np.ndarray | None:
+    pts = cv2.goodFeaturesToTrack(gray, maxCorners=max_corners, qualityLevel=quality,
+                                  minDistance=spacing_px, mask=mask, blockSize=5)  # fmt: skip
     return pts
 
 
@@ -120,34 +173,102 @@ def _flow(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray) -> tuple[np.ndarra
     return nxt, ok
 
 
-def _moving_steps(
-    log: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-) -> tuple[list[np.ndarray | None], np.ndarray]:
-    """Per step, the median step of the features that move (the part), not of the still ones,
-    and where those features are (median position; NaN where none was tracked).
+def similarity_fit(src: np.ndarray, dst: np.ndarray, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A robust 2×3 similarity (rotation, scale, shift) taking ``src`` (k, 2) to ``dst``, and
+    the weight each point kept (0 for outliers such as another moving thing).
+
+    Least squares reweighted with Tukey's biweight, started from the median shift;
+    deterministic (no random sampling), so the same video always gives the same result.
+    """
+    centre = src.mean(axis=0)
+    p, q = src - centre, dst - centre
+    model = np.array([1.0, 0.0, *np.median(q - p, axis=0)])  # a, b, tx, ty
+    ones, zeros = np.ones(len(p)), np.zeros(len(p))
+    design = np.concatenate([np.stack([p[:, 0], -p[:, 1], ones, zeros], axis=1),
+                             np.stack([p[:, 1], p[:, 0], zeros, ones], axis=1)])  # fmt: skip
+    target = np.concatenate([q[:, 0], q[:, 1]])
+    weight = ones
+    for _ in range(iterations):
+        residual = np.hypot(*(design @ model - target).reshape(2, -1))
+        scale = max(0.3, 4.685 * 1.4826 * float(np.median(residual)))
+        weight = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+        if weight.sum() < 3:
+            break
+        w2 = np.concatenate([weight, weight])
+        model = np.linalg.lstsq(design * w2[:, None], target * w2, rcond=None)[0]
+    a, b, tx, ty = model
+    rot = np.array([[a, -b], [b, a]])
+    return np.hstack([rot, (np.array([tx, ty]) + centre - rot @ centre)[:, None]]), weight
+
+
+def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+@dataclass
+class _Step:
+    """One frame's tracked part features: ids, where they were (camera-steadied) and their
+    own step (camera removed), in tracking pixels."""
+
+    ids: np.ndarray
+    before: np.ndarray  # (k, 2)
+    step: np.ndarray  # (k, 2)
+
+    @property
+    def after(self) -> np.ndarray:
+        return self.before + self.step
+
+
+def _rotation_deg(before: np.ndarray, after: np.ndarray) -> float:
+    """The rotation (degrees, counter-clockwise as seen) that best takes one point set to the
+    other about their centroids (Procrustes)."""
+    p, q = before - before.mean(axis=0), after - after.mean(axis=0)
+    cross = float(np.sum(p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]))
+    dot = float(np.sum(p * q))
+    return -float(np.degrees(np.arctan2(cross, dot)))  # image y points down
+
+
+def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray, np.ndarray]:
+    """Per step, the median step of the features that move (the part), not of the still ones;
+    where those features are (median position; NaN where none was tracked); and the movers'
+    rotation (degrees; 0 where fewer than three were tracked).
 
     A region around a joint holds both the moving part and still skin or background. Each
     feature's mean squared step over its life says whether it belongs to the moving part;
     the median is then taken over those above a fraction of the strongest movers.
     """
     power: dict[int, list[float]] = {}
-    for ids, steps, _ in log:
-        for i, d2 in zip(ids.tolist(), (steps**2).sum(axis=1).tolist(), strict=True):
+    for st in log:
+        for i, d2 in zip(st.ids.tolist(), (st.step**2).sum(axis=1).tolist(), strict=True):
             power.setdefault(i, []).append(d2)
     energy = {i: float(np.mean(v)) for i, v in power.items() if len(v) >= 3}
     top = float(np.percentile(list(energy.values()), 95)) if energy else 0.0
     movers = {i for i, e in energy.items() if e >= 0.3 * top}
     out: list[np.ndarray | None] = []
     where = np.full((len(log), 2), np.nan)
-    for n, (ids, steps, pts) in enumerate(log):
-        if not len(steps):
+    turn = np.zeros(len(log))
+    for n, st in enumerate(log):
+        if not len(st.step):
             out.append(None)
             continue
-        pick = np.array([i in movers for i in ids.tolist()])
-        pick = pick if pick.sum() >= 2 else np.ones(len(ids), bool)
-        out.append(np.median(steps[pick], axis=0))
-        where[n] = np.median(pts[pick], axis=0)
-    return out, where
+        pick = np.array([i in movers for i in st.ids.tolist()])
+        pick = pick if pick.sum() >= 2 else np.ones(len(st.ids), bool)
+        out.append(np.median(st.step[pick], axis=0))
+        where[n] = np.median(st.after[pick], axis=0)
+        if pick.sum() >= 3:
+            turn[n] = _rotation_deg(st.before[pick], st.after[pick])
+    return out, where, turn
+
+
+def _top_up(
+    gray: np.ndarray, mask: np.ndarray, pts: np.ndarray | None, wanted: int, **kw
+) -> np.ndarray | None:
+    """New features inside ``mask``, away from those still tracked, up to ``wanted`` in all."""
+    mask = mask.copy()
+    for x, y in pts.reshape(-1, 2) if pts is not None else []:
+        cv2.circle(mask, (int(x), int(y)), 4, 0, -1)
+    room = wanted - (0 if pts is None else len(pts))
+    return _features(gray, mask, room, **kw) if room > 0 else None
 
 
 def track_region(
@@ -160,10 +281,13 @@ def track_region(
 ) -> MotionTrace:
     """Measure the region's motion frame by frame (frames are gray, possibly downscaled).
 
-    ``scale`` converts the frames' pixels to source pixels (source = frame × scale).
+    ``scale`` converts the frames' pixels to source pixels (source = frame × scale). The
+    camera's motion between frames is a robust similarity fitted to strong corners outside
+    the region (the background and the still reference); each part feature's step is taken
+    relative to where the camera alone would have carried it.
     """
     times, valid, cam, bright, sharp = [], [], [], [], []
-    log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per frame: feature ids, steps, positions
+    log: list[_Step] = []
     prev = None
     part_pts = bg_pts = None
     part_ids = np.zeros(0, np.int64)
@@ -172,6 +296,7 @@ def track_region(
     attempted = survived = 0
     part_mask = bg_mask = None
     ref_mean = None
+    centre = np.zeros(2)
     for n, frame in enumerate(frames):
         gray = frame.image
         h, w = gray.shape
@@ -187,37 +312,38 @@ def track_region(
             mx, my = (x1 - x0) // 2, (y1 - y0) // 2
             bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
             box = (x0, y0, x1, y1)
-        ids, steps, at = np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2))
+            centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
         if prev is not None and part_pts is not None and len(part_pts):
             nxt, ok = _flow(prev, gray, part_pts)
             attempted += len(part_pts)
             survived += int(ok.sum())
-            cam_step = np.zeros(2)
+            camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
             if bg_pts is not None and len(bg_pts) >= _MIN_FEATURES:
                 bg_next, bg_ok = _flow(prev, gray, bg_pts)
                 if bg_ok.sum() >= _MIN_FEATURES:
-                    cam_step = np.median((bg_next - bg_pts).reshape(-1, 2)[bg_ok], axis=0)
+                    src, dst = bg_pts.reshape(-1, 2)[bg_ok], bg_next.reshape(-1, 2)[bg_ok]
+                    camera, weight = similarity_fit(src, dst)
+                    bg_ok[np.flatnonzero(bg_ok)[weight == 0]] = False  # moving things are not the camera
                 bg_pts = bg_next[bg_ok].reshape(-1, 1, 2)
-            ids = part_ids[ok]
-            steps = (nxt - part_pts).reshape(-1, 2)[ok] - cam_step
-            cam_pos = cam_pos + cam_step
-            part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), ids
-            at = part_pts.reshape(-1, 2)
-        log.append((ids, steps, at))
+            before = part_pts.reshape(-1, 2)[ok]
+            after = nxt.reshape(-1, 2)[ok]
+            steadied = _apply(camera, before)  # where the camera alone would have carried them
+            step = _Step(part_ids[ok], steadied, after - steadied)
+            cam_pos = cam_pos + _apply(camera, centre) - centre
+            part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
+        log.append(step)
         if part_pts is None or len(part_pts) < 0.6 * max_features or n % 15 == 0:
-            # Top up inside the region, away from the features still tracked.
-            mask = part_mask.copy()
-            for x, y in part_pts.reshape(-1, 2) if part_pts is not None else []:
-                cv2.circle(mask, (int(x), int(y)), 4, 0, -1)
-            room = max_features - (0 if part_pts is None else len(part_pts))
-            new = _features(gray, mask, room) if room > 0 else None
+            new = _top_up(gray, part_mask, part_pts, max_features)
             if new is not None and len(new):
                 part_pts = new if part_pts is None else np.concatenate([part_pts, new]).astype(np.float32)
                 part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + len(new))])
                 next_id += len(new)
-        if bg_pts is None or len(bg_pts) < _MIN_FEATURES:
-            new = _features(gray, bg_mask, 80)
-            bg_pts = new if new is not None else np.zeros((0, 1, 2), np.float32)
+        if bg_pts is None or len(bg_pts) < 0.6 * _BG_FEATURES or n % 15 == 0:
+            # Strong, spread corners only: flat areas in compressed video often do not move.
+            new = _top_up(gray, bg_mask, bg_pts, _BG_FEATURES, quality=0.02, spacing_px=8)
+            if new is not None and len(new):
+                bg_pts = new if bg_pts is None else np.concatenate([bg_pts, new]).astype(np.float32)
         times.append(frame.time_s)
         cam.append(cam_pos * scale)
         bright.append(mean)
@@ -232,12 +358,12 @@ def track_region(
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     pos = np.zeros(2)
     xy = []
-    moving, where = _moving_steps(log)
-    for i, step in enumerate(moving):
-        if step is not None:
-            pos = pos + step
+    moving, where, turn = _moving_steps(log)
+    for i, st in enumerate(moving):
+        if st is not None:
+            pos = pos + st
         xy.append(pos * scale)
-        valid.append(step is not None or i == 0)
+        valid.append(st is not None or i == 0)
     return MotionTrace(
         time_s=np.asarray(times),
         xy_px=np.asarray(xy).reshape(-1, 2),
@@ -247,4 +373,5 @@ def track_region(
         mean_brightness=np.asarray(bright),
         sharpness=np.asarray(sharp),
         point_px=where * scale,
+        angle_deg=np.cumsum(turn),
     )
