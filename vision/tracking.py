@@ -221,7 +221,17 @@ class _Step:
 
 def _rotation_deg(before: np.ndarray, after: np.ndarray) -> float:
     """The rotation (degrees, counter-clockwise as seen) that best takes one point set to the
-    other about their centroids (Procrustes)."""
+    other about their centroids (Procrustes).
+
+    Features whose tracking window reaches over the part's outline (their convex hull) see
+    the still background too and move less than the part; those well inside it are used
+    when there are enough.
+    """
+    hull = cv2.convexHull(after.astype(np.float32))
+    inside = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in after])
+    keep = inside > _LK["winSize"][0] // 2
+    if keep.sum() >= 3:
+        before, after = before[keep], after[keep]
     p, q = before - before.mean(axis=0), after - after.mean(axis=0)
     cross = float(np.sum(p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]))
     dot = float(np.sum(p * q))

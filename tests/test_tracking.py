@@ -1,0 +1,107 @@
+"""Tracking on synthetic frames with known motion: the camera model, the energy map, the angle."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy import signal
+
+from vision.schema import Roi
+from vision.tracking import band_energy_map, roi_from_energy, similarity_fit, track_region
+from vision.video_io import Frame
+
+W, H, FPS = 320, 240, 30.0
+
+
+def _texture(seed: int, shape=(H * 2, W * 2)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.uniform(0, 255, shape).astype(np.float32), (0, 0), 2.0)
+    return cv2.normalize(tex, None, 40, 215, cv2.NORM_MINMAX)
+
+
+def _scene(times, *, part_deg=None, part_px=None, cam_px=None, roll_deg=None, seed=0):
+    """Frames of a textured background with a strong horizontal edge, and a textured disc
+    (the part) at (200, 110) that turns by ``part_deg(t)`` or moves by ``part_px(t)``; the
+    camera shifts by ``cam_px(t)`` and rolls by ``roll_deg(t)`` about the frame centre."""
+    bg = _texture(seed)
+    bg[H - 40 : H - 30] = 250  # a bright bar: a strong edge the camera's tremor moves
+    disc_tex = _texture(seed + 1)
+    cx, cy, r = 200 + W // 2, 110 + H // 2, 36  # world pixels; the view shows the middle
+    mask = np.zeros_like(bg)
+    cv2.circle(mask, (cx, cy), r, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    frames = []
+    for i, t in enumerate(times):
+        part = np.float32([[1, 0, 0], [0, 1, 0]])
+        if part_deg is not None:
+            part = cv2.getRotationMatrix2D((cx, cy), part_deg(t), 1.0)
+        if part_px is not None:
+            part[0, 2] += part_px(t)
+        moved = cv2.warpAffine(disc_tex, part, bg.shape[::-1], flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpAffine(mask, part, bg.shape[::-1], flags=cv2.INTER_LINEAR)
+        world = bg * (1 - alpha) + moved * alpha
+        cam = cv2.getRotationMatrix2D((W, H), roll_deg(t) if roll_deg else 0.0, 1.0)
+        dx, dy = cam_px(t) if cam_px else (0.0, 0.0)
+        cam[:, 2] += (dx - W // 2, dy - H // 2)  # view the middle of the world
+        img = cv2.warpAffine(world, cam, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frames.append(Frame(i, float(t), np.clip(img, 0, 255).astype(np.uint8)))
+    return frames
+
+
+def _in_band(time_s, xy, lo=3.0, hi=12.0):
+    sos = signal.butter(2, (lo, hi), btype="bandpass", fs=1 / np.median(np.diff(time_s)), output="sos")
+    return signal.sosfiltfilt(sos, xy - xy.mean(axis=0), axis=0)
+
+
+TIMES = np.arange(int(3 * FPS)) / FPS
+TREMOR = lambda t: (0.8 * np.sin(2 * np.pi * 10 * t), 0.8 * np.cos(2 * np.pi * 10.7 * t))  # noqa: E731
+ROLL = lambda t: 0.5 * np.sin(2 * np.pi * 0.4 * t)  # noqa: E731
+PART_ROI = Roi(x=(200 - 45) / W, y=(110 - 45) / H, w=90 / W, h=90 / H)
+
+
+def test_similarity_fit_recovers_the_camera_and_ignores_another_mover():
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 600, (120, 2))
+    true = cv2.getRotationMatrix2D((300, 200), 1.5, 1.01)
+    true[:, 2] += (2.5, -1.2)
+    dst = src @ true[:, :2].T + true[:, 2] + rng.normal(0, 0.05, src.shape)
+    dst[:30] += (6.0, 4.0)  # a quarter of the points belong to something else that moves
+    fitted, weight = similarity_fit(src, dst)
+    assert np.abs(fitted - true).max() < 0.02
+    assert np.all(weight[:30] == 0) and np.all(weight[30:] > 0)
+    assert np.array_equal(similarity_fit(src, dst)[0], fitted)  # deterministic
+
+
+def test_camera_tremor_and_roll_do_not_move_a_still_part():
+    trace = track_region(_scene(TIMES, cam_px=TREMOR, roll_deg=ROLL), PART_ROI)
+    assert np.abs(_in_band(trace.time_s, trace.xy_px)).max() < 0.15  # px; the tremor is 0.8 px
+    assert np.abs(_in_band(trace.time_s, trace.camera_xy_px)).max() > 0.5  # it was seen
+
+
+def test_a_beating_part_is_measured_through_camera_tremor():
+    beat = lambda t: 2.0 * np.sin(2 * np.pi * 5.0 * t)  # noqa: E731
+    trace = track_region(_scene(TIMES, part_px=beat, cam_px=TREMOR, roll_deg=ROLL), PART_ROI)
+    x = _in_band(trace.time_s, trace.xy_px)[:, 0]
+    truth = _in_band(TIMES, np.stack([beat(TIMES), 0 * TIMES], axis=1))[:, 0]
+    inner = slice(10, -10)
+    assert np.abs(x[inner] - truth[inner]).max() < 0.25
+
+
+def test_a_turning_part_gives_its_angle():
+    turn = lambda t: 4.0 * np.sin(2 * np.pi * 4.0 * t)  # noqa: E731  8° peak to peak
+    trace = track_region(_scene(TIMES, part_deg=turn, cam_px=TREMOR), PART_ROI)
+    angle = _in_band(trace.time_s, trace.angle_deg[:, None])[:, 0]
+    assert np.ptp(angle[15:-15]) == pytest.approx(8.0, rel=0.15)
+
+
+def test_energy_map_finds_a_small_short_beat_not_the_edges_the_camera_moves():
+    times = np.arange(int(4 * FPS)) / FPS
+    # Three beats of 1 px in four seconds, under a 0.8-px tremor of the whole camera.
+    beat = lambda t: np.where((t > 1.5) & (t < 2.1), 1.0 * np.sin(2 * np.pi * 5.0 * (t - 1.5)), 0.0)  # noqa: E731
+    frames = _scene(times, part_px=beat, cam_px=TREMOR)
+    small = np.stack([cv2.resize(f.image, (96, 72), interpolation=cv2.INTER_AREA) for f in frames])
+    roi, ratio = roi_from_energy(band_energy_map(small, times, (3.0, 12.0)))
+    cx, cy = (roi.x + roi.w / 2) * W, (roi.y + roi.h / 2) * H
+    assert abs(cx - 200) < 40 and abs(cy - 110) < 40, roi
+    assert ratio > 3
