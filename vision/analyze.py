@@ -26,6 +26,7 @@ from vision.schema import (
     Roi,
     Tracking,
     VideoSummary,
+    main_episode,
 )
 from vision.settings import DetectorSettings
 from vision.tracking import (
@@ -216,8 +217,7 @@ def analyze_video(
     amp_px = osc.amplitude_pp
     amp_deg = None
     if found_site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle
-        main = max(osc.episodes, key=lambda e: e.beat_count)
-        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main)
+        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main_episode(osc.episodes))
     result = AnalysisResult(
         site=found_site,
         clonus_detected=osc.clonus_detected if quality.verdict != "failed" else None,

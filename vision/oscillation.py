@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import interpolate, signal
 
-from vision.schema import Episode, Grades
+from vision.schema import Episode, Grades, main_episode
 from vision.settings import DetectorSettings
 
 _WINDOW_S = 1.0
@@ -72,8 +72,7 @@ def episode_peak_to_peak(
     if ok.sum() < 8 or not episode.beat_times_s or f <= 0:
         return None
     grid, vg, _, fs = _uniform(t, v, ok)
-    sos = signal.butter(2, (0.5 * f, min(2.5 * f, 0.45 * fs)), btype="bandpass", fs=fs, output="sos")
-    band = signal.sosfiltfilt(sos, vg - vg.mean())
+    band = _narrowband(vg - vg.mean(), fs, f, 0.5, 2.5, order=2)
     swings = []
     for beat in episode.beat_times_s:
         sel = np.abs(grid - beat) <= 0.5 / f
@@ -265,12 +264,15 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
     # The first beats are strong; the last ones fade (to a third of the swing, or less).
     floor_before, floor_after = max(4.0 * noise_sd, 0.3 * typical), max(4.0 * noise_sd, 0.2 * typical)
 
+    def falls_back(k: int) -> bool:
+        return _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))
+
     def extends(k: int, neighbour: int) -> bool:
         spacing = abs(int(peaks[k]) - int(peaks[neighbour]))
         return (
             0.6 * period <= spacing <= 1.6 * period
             and swings[k] >= (floor_before if k < neighbour else floor_after)
-            and _returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k]))
+            and falls_back(k)
         )
 
     first, last = int(core_idx[0]), int(core_idx[-1])
@@ -282,8 +284,7 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
     chosen = chosen[(swings[chosen] >= max(3.0 * noise_sd, 0.25 * typical)) | ~in_core[chosen]]
     # A beat that does not fall back (the held stretch) is peeled off the ends; one inside the
     # run keeps the rhythm between its neighbours (a drifting camera can tilt a single beat).
-    returns = [_returns(y, int(peaks[k]), half, max(0.15 * typical, 0.3 * swings[k])) for k in chosen]
-    kept = np.flatnonzero(returns)
+    kept = np.flatnonzero([falls_back(k) for k in chosen])
     chosen = chosen[kept[0] : kept[-1] + 1] if len(kept) else chosen[:0]
     # Beats are timed on a band as wide as the noise allows: a narrow band smooths the
     # cycle-to-cycle changes of the period away, a wide one lets noise move the extremes.
@@ -492,7 +493,7 @@ def detect_oscillation(
 
     f_axis, power = _episode_spectrum(y_band, fs, episodes, grid[0])
     detected = bool(episodes)
-    main = max(episodes, key=lambda e: e.beat_count) if episodes else None
+    main = main_episode(episodes)
     main_i = episodes.index(main) if main else None
     confidence = _confidence(sg, episodes, grid[0], detected)
     duration = (main.end_s - main.start_s) if main else 0.0
@@ -639,7 +640,7 @@ def _episode_spectrum(
     y_band: np.ndarray, fs: float, episodes: list[Episode], t0: float
 ) -> tuple[np.ndarray, np.ndarray]:
     if episodes:
-        main = max(episodes, key=lambda e: e.beat_count)
+        main = main_episode(episodes)
         a = max(0, int((main.start_s - t0) * fs))
         b = min(len(y_band), int((main.end_s - t0) * fs) + 1)
         seg = y_band[a:b]
@@ -655,7 +656,7 @@ def _confidence(sg: Spectrogram, episodes: list[Episode], t0: float, detected: b
     if not detected:
         peak = float(np.max(sg.band_fraction)) if len(sg.band_fraction) else 0.0
         return round(float(np.clip((1.0 - peak) / 0.6, 0.0, 1.0)), 3)
-    main = max(episodes, key=lambda e: e.beat_count)
+    main = main_episode(episodes)
     inside = (sg.time_s + t0 >= main.start_s) & (sg.time_s + t0 <= main.end_s)
     share = float(np.median(sg.band_fraction[inside])) if inside.any() else 0.5
     beats = min(1.0, main.beat_count / 6.0)

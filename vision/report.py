@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vision.oscillation import unit_scaled
-from vision.schema import AnalysisResult
+from vision.schema import AnalysisResult, main_episode
 from vision.settings import DetectorSettings
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def verdict_words(res: AnalysisResult) -> tuple[str, str, str]:
             "No clonus detected",
             f"No rhythmic beating of the {res.site} was found in the recording.",
         )
-    main = max(res.episodes, key=lambda e: e.beat_count)
+    main = main_episode(res.episodes)
     kind = "Sustained" if res.sustained else "Unsustained"
     return "yes", f"{kind} clonus at the {res.site}", (
         f"{res.beat_count} beats at {res.frequency_hz:.1f} Hz over {main.end_s - main.start_s:.1f} s, "
@@ -67,7 +67,7 @@ def verdict_words(res: AnalysisResult) -> tuple[str, str, str]:
 
 
 def result_rows(res: AnalysisResult, sustained_min_beats: int) -> list[tuple[str, str]]:
-    main = max(res.episodes, key=lambda e: e.beat_count) if res.episodes else None
+    main = main_episode(res.episodes)
     amp = res.amplitude
     amp_words = "—"
     if amp is not None and amp.peak_to_peak_px is not None:

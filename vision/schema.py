@@ -26,6 +26,11 @@ class Episode(_Model):
     sustained: bool | None = None
 
 
+def main_episode(episodes: list[Episode]) -> Episode | None:
+    """The episode the headline fields describe: the one with the most beats (the first of equals)."""
+    return max(episodes, key=lambda e: e.beat_count) if episodes else None
+
+
 class Grades(_Model):
     scats_clonus: int | None = Field(
         None, ge=0, le=3, description="SCATS clonus: 0 none, 1 < 3 s, 2 3–10 s, 3 > 10 s."
