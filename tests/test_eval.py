@@ -13,10 +13,11 @@ from samples.evaluate import eval_set, evaluate
 from vision.analyze import analyze_video
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "clips"
-# One clip per site and framing with 6+ beats, and one of each look-alike.
-SUBSET = ("c05-jaw-medium", "c06-wrist-medium", "c15-knee-close", "c16-ankle-medium", "c14-wrist-close",
-          "c31-knee-medium", "n00-still-shake-ankle", "n03-slow-knee", "n06-tremor-only-wrist",
-          "n08-flicker-ankle", "n10-jerk-wrist")  # fmt: skip
+# One clip per site and framing with 6+ beats (c10: 60 beats under 5 px of shake, whose
+# fast-moving features keep failing), and one of each look-alike.
+SUBSET = ("c05-jaw-medium", "c06-wrist-medium", "c10-wrist-wide", "c15-knee-close", "c16-ankle-medium",
+          "c14-wrist-close", "c31-knee-medium", "n00-still-shake-ankle", "n03-slow-knee",
+          "n06-tremor-only-wrist", "n08-flicker-ankle", "n10-jerk-wrist")  # fmt: skip
 # Episodes of 3–5 beats in close-up and wide framings.
 SHORT = ("c00-ankle-close", "c22-wrist-wide", "c33-jaw-wide", "c35-knee-wide")
 # Known gaps (#5): a close-up hand beating fast and far (optical flow loses it at 20–30 fps),

@@ -36,7 +36,7 @@ from vision.tracking import (
     roi_from_points,
     track_region,
 )
-from vision.video_io import Frame, VideoInfo, VideoLimits, frame_image, iter_decoded, probe
+from vision.video_io import Frame, VideoInfo, VideoLimits, frame_image, iter_decoded, probe, shrunk
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _decode_once(path: Path, info: VideoInfo, *, locate: bool, progress: Callabl
             gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
             spool.append(Frame(index, time_s, gray))
             if locate:
-                small.append(frame_image(frame, info, "gray", MAP_MAX_SIDE_PX))  # from full resolution
+                small.append(shrunk(gray, MAP_MAX_SIDE_PX))
             times.append(time_s)
             if index in wanted:
                 rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))

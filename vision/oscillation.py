@@ -8,6 +8,7 @@ rhythm, timed to sub-sample precision; the frequency is the median of the per-be
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,9 +129,12 @@ def _window_stats(
     frames = np.lib.stride_tricks.sliding_window_view(y, n_win)[starts]
     frames = frames - frames.mean(axis=1, keepdims=True)
     window = signal.windows.hann(n_win, sym=False)
-    spec = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)) ** 2
     freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
     lo, hi = band
+    # Nothing above the motion band or the plotted range is used: drop those bins first.
+    used = freqs <= max(motion_max_hz, hi * 1.5, 1.0)
+    freqs = freqs[used]
+    spec = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)[:, used]) ** 2
     in_band = (freqs >= lo) & (freqs <= hi)
     motion = (freqs >= 0.3) & (freqs <= motion_max_hz)
     band_idx = np.flatnonzero(in_band)
@@ -351,10 +355,16 @@ def _extremum_time(y: np.ndarray, i: int, period: float, fs: float) -> float:
     a, b = max(0, top - half), min(len(y), top + half + 1)
     if b - a < 3:
         return top / fs
-    k = np.arange(a, b) - top
-    c2, c1, _ = np.polyfit(k, y[a:b], 2)
+    c2, c1, _ = _parabola_fit(a - top, b - top) @ y[a:b]
     offset = -c1 / (2 * c2) if c2 < 0 else 0.0
     return (top + float(np.clip(offset, -half, half))) / fs
+
+
+@functools.lru_cache(maxsize=256)
+def _parabola_fit(first: int, stop: int) -> np.ndarray:
+    """The least-squares quadratic (c2, c1, c0) over samples ``first..stop-1`` as a matrix
+    applied to their values (the same for every beat of one rhythm: computed once)."""
+    return np.linalg.pinv(np.vander(np.arange(first, stop, dtype=float), 3))
 
 
 def _cycle_periods(

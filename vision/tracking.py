@@ -23,6 +23,13 @@ _LK = dict(winSize=(21, 21), maxLevel=3,
 _FB_MAX_PX = 0.5  # forward–backward error above which a feature track is dropped
 _MIN_FEATURES = 8
 _BG_FEATURES = 150  # strong corners outside the region, for the camera's motion
+# The camera's corners are strong and move little between frames: a smaller window and one
+# pyramid level fewer track them as well, at half the cost.
+_LK_CAMERA = dict(_LK, winSize=(15, 15), maxLevel=2)
+# The part's features are topped up this often (frames): the fast-moving ones are the first
+# to fail the forward–backward check, and a region around a joint holds more still features
+# than moving ones, so waiting for the total to drop can leave the part untracked for beats.
+_PART_TOP_UP_FRAMES = 5
 
 
 @dataclass
@@ -164,10 +171,15 @@ def _features(
     return pts
 
 
-def _flow(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Track points forward and back; keep those that return to where they started."""
-    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **_LK)
-    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **_LK)
+def _flow(
+    prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, *, lk: dict = _LK, back_check: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track points forward and (with ``back_check``) back; keep those found (and that
+    return to where they started)."""
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **lk)
+    if not back_check:
+        return nxt, st.reshape(-1) == 1
+    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **lk)
     fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
     ok = (st.reshape(-1) == 1) & (st_b.reshape(-1) == 1) & (fb < _FB_MAX_PX)
     return nxt, ok
@@ -180,25 +192,29 @@ def similarity_fit(src: np.ndarray, dst: np.ndarray, iterations: int = 4) -> tup
     Least squares reweighted with Tukey's biweight, started from the median shift;
     deterministic (no random sampling), so the same video always gives the same result.
     """
-    centre = src.mean(axis=0)
-    p, q = src - centre, dst - centre
-    model = np.array([1.0, 0.0, *np.median(q - p, axis=0)])  # a, b, tx, ty
-    ones, zeros = np.ones(len(p)), np.zeros(len(p))
-    design = np.concatenate([np.stack([p[:, 0], -p[:, 1], ones, zeros], axis=1),
-                             np.stack([p[:, 1], p[:, 0], zeros, ones], axis=1)])  # fmt: skip
-    target = np.concatenate([q[:, 0], q[:, 1]])
-    weight = ones
+    rot, shift = np.eye(2), np.median(dst - src, axis=0)
+    weight = np.ones(len(src))
     for _ in range(iterations):
-        residual = np.hypot(*(design @ model - target).reshape(2, -1))
+        residual = np.hypot(*(src @ rot.T + shift - dst).T)
         scale = max(0.3, 4.685 * 1.4826 * float(np.median(residual)))
         weight = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
         if weight.sum() < 3:
             break
-        w2 = np.concatenate([weight, weight])
-        model = np.linalg.lstsq(design * w2[:, None], target * w2, rcond=None)[0]
-    a, b, tx, ty = model
+        rot, shift = _weighted_similarity(src, dst, weight**2)
+    return np.hstack([rot, shift[:, None]]), weight
+
+
+def _weighted_similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The similarity (2×2 scaled rotation, shift) minimising the ``w``-weighted squared
+    distances, in closed form about the weighted centroids."""
+    w = w / w.sum()
+    ps, qs = w @ src, w @ dst
+    p, q = src - ps, dst - qs
+    norm = max(float(w @ np.sum(p * p, axis=1)), 1e-12)
+    a = float(w @ np.sum(p * q, axis=1)) / norm
+    b = float(w @ (p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0])) / norm
     rot = np.array([[a, -b], [b, a]])
-    return np.hstack([rot, (np.array([tx, ty]) + centre - rot @ centre)[:, None]]), weight
+    return rot, qs - rot @ ps
 
 
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -330,7 +346,8 @@ def track_region(
             survived += int(ok.sum())
             camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
             if bg_pts is not None and len(bg_pts) >= _MIN_FEATURES:
-                bg_next, bg_ok = _flow(prev, gray, bg_pts)
+                # The camera's points are checked by the robust fit instead of tracking them back.
+                bg_next, bg_ok = _flow(prev, gray, bg_pts, lk=_LK_CAMERA, back_check=False)
                 if bg_ok.sum() >= _MIN_FEATURES:
                     src, dst = bg_pts.reshape(-1, 2)[bg_ok], bg_next.reshape(-1, 2)[bg_ok]
                     camera, weight = similarity_fit(src, dst)
@@ -343,7 +360,7 @@ def track_region(
             cam_pos = cam_pos + _apply(camera, centre) - centre
             part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
         log.append(step)
-        if part_pts is None or len(part_pts) < 0.6 * max_features or n % 15 == 0:
+        if part_pts is None or len(part_pts) < 0.6 * max_features or n % _PART_TOP_UP_FRAMES == 0:
             new = _top_up(gray, part_mask, part_pts, max_features)
             if new is not None and len(new):
                 part_pts = new if part_pts is None else np.concatenate([part_pts, new]).astype(np.float32)

@@ -320,12 +320,20 @@ def _convert(frame: av.VideoFrame, fmt: str, scale: tuple[int, int] | None) -> n
 
 
 def _scale_size(info: VideoInfo, max_side_px: int | None) -> tuple[int, int] | None:
-    if not max_side_px:
-        return None
     # Stored (pre-rotation) geometry.
     w, h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    longest = max(w, h)
-    if longest <= max_side_px:
+    return _fitted_size(w, h, max_side_px)
+
+
+def _fitted_size(w: int, h: int, max_side_px: int | None) -> tuple[int, int] | None:
+    """(w, h) scaled so that the longer side is at most ``max_side_px`` (even sizes), or None."""
+    if not max_side_px or max(w, h) <= max_side_px:
         return None
-    s = max_side_px / longest
+    s = max_side_px / max(w, h)
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
+
+
+def shrunk(image: np.ndarray, max_side_px: int) -> np.ndarray:
+    """``image`` area-averaged down so that its longer side is at most ``max_side_px``."""
+    size = _fitted_size(image.shape[1], image.shape[0], max_side_px)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size else image
