@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import OperationalError
 
 from service.config import get_settings
-from service.jobs import run_analysis
+from service.jobs import run_analysis, time_limit_grace_s
 
 _settings = get_settings()
 celery = Celery("clonus", broker=_settings.redis_url)
@@ -19,8 +19,8 @@ celery.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    task_time_limit=_settings.job_time_limit_s,
-    task_soft_time_limit=_settings.job_time_limit_s * 0.9,
+    # The job ends itself at job_time_limit_s (service.jobs._time_limit); this is the backstop.
+    task_time_limit=_settings.job_time_limit_s + 2 * time_limit_grace_s(_settings.job_time_limit_s),
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": int(_settings.job_time_limit_s * 2)},
     worker_hijack_root_logger=False,

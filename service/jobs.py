@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Protocol
 
@@ -22,6 +26,52 @@ from service.storage import analysis_dir, video_path
 
 log = logging.getLogger(__name__)
 ANALYSIS_SHARE = 0.65  # of the job's progress; the overlay, plots and report take the rest
+
+
+class JobTimeLimitError(Exception):
+    """The job ran past ``job_time_limit_s``."""
+
+
+def time_limit_grace_s(limit_s: float) -> float:
+    """How long past the limit native code that ignores it may run before its worker is ended."""
+    return max(5.0, 0.1 * limit_s)
+
+
+def _over_time(settings: Settings) -> dict:
+    return problem(422, "analysis-time-limit",
+                   f"the analysis took longer than {settings.job_time_limit_s:g} s; "
+                   "upload a shorter recording of the exam")  # fmt: skip
+
+
+@contextmanager
+def _time_limit(settings: Settings, analysis_id: str) -> Iterator[None]:
+    """End the job at ``job_time_limit_s``: Python code gets ``JobTimeLimitError`` (SIGALRM); native
+    code that does not return within the grace has its job failed and its worker process
+    ended (the pool is rebuilt; Celery replaces the process). Main thread only (signals)."""
+    limit = settings.job_time_limit_s
+    if limit <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    finished = threading.Event()
+
+    def alarm(_signum, _frame):
+        raise JobTimeLimitError
+
+    def end_worker() -> None:
+        if not finished.wait(limit + time_limit_grace_s(limit)):
+            log.error("analysis %s: stuck past its time limit; ending the worker", analysis_id)
+            _finish(settings, analysis_id, "failed", error=_over_time(settings))
+            os._exit(70)
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    threading.Thread(target=end_worker, daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        finished.set()
 
 
 def _silent_running(settings: Settings):
@@ -45,10 +95,6 @@ def _claim(settings: Settings, analysis_id: str) -> Analysis | None:
 
 def run_analysis(analysis_id: str) -> str:
     """Run one analysis job to its end; returns the final status (or "skipped")."""
-    from vision.analyze import analyze_video, parse_roi
-    from vision.artifacts import write_artifacts
-    from vision.errors import VisionError
-
     settings = get_settings()
     sessions = session_factory(settings.resolved_database_url)
     row = _claim(settings, analysis_id)
@@ -69,6 +115,22 @@ def run_analysis(analysis_id: str) -> str:
                 s.commit()
 
     t0 = time.perf_counter()
+    try:
+        with _time_limit(settings, analysis_id):
+            status, outcome = _analyze(settings, analysis_id, row, progress)
+    except JobTimeLimitError:
+        status, outcome = "failed", {"error": _over_time(settings)}
+    seconds = time.perf_counter() - t0 if status == "succeeded" else None
+    return _finish(settings, analysis_id, status, seconds=seconds, **outcome)
+
+
+def _analyze(settings: Settings, analysis_id: str, row: Analysis,
+             progress: Callable[[float], None]) -> tuple[str, dict]:  # fmt: skip
+    """The analysis and its review files: (status, the result or the error)."""
+    from vision.analyze import analyze_video, parse_roi
+    from vision.artifacts import write_artifacts
+    from vision.errors import VisionError
+
     source = video_path(settings.data_dir, analysis_id)
     try:
         analysis = analyze_video(source, site=row.site, roi=parse_roi(row.roi) if row.roi else None,
@@ -81,15 +143,18 @@ def run_analysis(analysis_id: str) -> str:
             write_artifacts(source, analysis, folder, deidentify=settings.deidentify,
                             subtitle=f"Analysis {analysis_id}",
                             progress=lambda f: progress(ANALYSIS_SHARE + rest * f))  # fmt: skip
+        except JobTimeLimitError:
+            raise
         except Exception as exc:  # the result stands; the review files are missing (404)
             log.error("analysis %s: artifacts failed: %s", analysis_id, type(exc).__name__)
-        return _finish(settings, analysis_id, "succeeded", result=result, seconds=time.perf_counter() - t0)
+        return "succeeded", {"result": result}
     except VisionError as exc:
-        return _finish(settings, analysis_id, "failed", error=problem(422, exc.code, exc.message))
+        return "failed", {"error": problem(422, exc.code, exc.message)}
+    except JobTimeLimitError:
+        raise
     except Exception as exc:  # never a traceback to the client; nothing identifying in the log
         log.error("analysis %s failed: %s", analysis_id, type(exc).__name__)
-        return _finish(settings, analysis_id, "failed",
-                       error=problem(500, "analysis-failed", "the analysis failed unexpectedly"))  # fmt: skip
+        return "failed", {"error": problem(500, "analysis-failed", "the analysis failed unexpectedly")}
 
 
 def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict | None = None,

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.config import Settings
 from service.db import Analysis, migrate, session_factory
+from service.jobs import _time_limit
 from service.keys import create_key
 from service.webhooks import verify
 
@@ -227,6 +228,42 @@ def test_a_worker_killed_mid_job_loses_nothing(env, client):
     assert client.get("/healthz").status_code == 200  # the web process is unharmed
     done = _wait(client, headers, analysis_id)
     assert done["status"] == "succeeded"
+
+
+def test_a_job_past_its_time_limit_fails_clearly_and_the_worker_goes_on(env, monkeypatch):
+    monkeypatch.setenv("CLONUS_JOB_TIME_LIMIT_S", "0.3")  # read by the spawned worker
+    headers, _ = _key(env, "clinic")
+    with TestClient(create_app(env)) as c:
+        for _ in range(2):  # the same worker takes the next job
+            done = _wait(c, headers, _upload(c, headers).json()["id"])
+            assert done["status"] == "failed", done
+            assert done["error"]["status"] == 422 and done["error"]["type"].endswith("/analysis-time-limit")
+            assert "longer than 0.3 s" in done["error"]["detail"]
+        assert c.get("/healthz").status_code == 200
+
+
+def _stuck_past_the_limit(database_url: str, analysis_id: str) -> None:
+    """A job whose native code never returns to Python (SIGALRM is blocked)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    settings = Settings(database_url=database_url, job_time_limit_s=0.2)
+    with _time_limit(settings, analysis_id):
+        time.sleep(60)
+
+
+def test_a_job_stuck_in_native_code_is_failed_and_its_worker_ended(env, client):
+    headers, _ = _key(env, "clinic")
+    analysis_id = _upload(client, headers).json()["id"]
+    _wait(client, headers, analysis_id)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_stuck_past_the_limit, args=(env.resolved_database_url, analysis_id)
+    )
+    t0 = time.monotonic()
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 70 and time.monotonic() - t0 < 20
+    with session_factory(env.resolved_database_url)() as s:
+        row = s.get(Analysis, analysis_id)
+        assert row.status == "failed" and row.error["type"].endswith("/analysis-time-limit")
 
 
 def test_retention_erases_old_videos_and_artifacts(env, client):

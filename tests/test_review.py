@@ -168,6 +168,7 @@ def test_report_page_has_the_result_in_clinical_words_and_loads_nothing_from_els
     assert f"{result['beat_count']} beats at {result['frequency_hz']:.1f} Hz" in page
     assert f"{result['frequency_hz']:.2f} Hz" in page
     assert f"SCATS clonus grade</th><td>{result['grades']['scats_clonus']}:" in page
+    assert f"{result['amplitude']['peak_to_peak_deg']:.1f}° peak to peak about the ankle" in page
     assert "Recording quality" in page and result["quality"]["verdict"] in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<link" not in page and "@import" not in page
