@@ -30,6 +30,7 @@ _LK_CAMERA = dict(_LK, winSize=(15, 15), maxLevel=2)
 # to fail the forward–backward check, and a region around a joint holds more still features
 # than moving ones, so waiting for the total to drop can leave the part untracked for beats.
 _PART_TOP_UP_FRAMES = 5
+_BG_TOP_UP_FRAMES = 15
 
 
 @dataclass
@@ -286,15 +287,21 @@ def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray
     return out, where, turn
 
 
-def _top_up(
-    gray: np.ndarray, mask: np.ndarray, pts: np.ndarray | None, wanted: int, **kw
-) -> np.ndarray | None:
-    """New features inside ``mask``, away from those still tracked, up to ``wanted`` in all."""
+def _topped_up(
+    gray: np.ndarray, mask: np.ndarray, pts: np.ndarray | None, wanted: int, due: bool, **kw
+) -> tuple[np.ndarray | None, int]:
+    """``pts`` with new features inside ``mask`` (away from those still tracked) added up to
+    ``wanted`` when ``due`` or when fewer than 60 % are left; and how many were added."""
+    if pts is not None and len(pts) >= 0.6 * wanted and not due:
+        return pts, 0
     mask = mask.copy()
     for x, y in pts.reshape(-1, 2) if pts is not None else []:
         cv2.circle(mask, (int(x), int(y)), 4, 0, -1)
     room = wanted - (0 if pts is None else len(pts))
-    return _features(gray, mask, room, **kw) if room > 0 else None
+    new = _features(gray, mask, room, **kw) if room > 0 else None
+    if new is None or not len(new):
+        return pts, 0
+    return (new if pts is None else np.concatenate([pts, new]).astype(np.float32)), len(new)
 
 
 def track_region(
@@ -360,17 +367,12 @@ def track_region(
             cam_pos = cam_pos + _apply(camera, centre) - centre
             part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
         log.append(step)
-        if part_pts is None or len(part_pts) < 0.6 * max_features or n % _PART_TOP_UP_FRAMES == 0:
-            new = _top_up(gray, part_mask, part_pts, max_features)
-            if new is not None and len(new):
-                part_pts = new if part_pts is None else np.concatenate([part_pts, new]).astype(np.float32)
-                part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + len(new))])
-                next_id += len(new)
-        if bg_pts is None or len(bg_pts) < 0.6 * _BG_FEATURES or n % 15 == 0:
-            # Strong, spread corners only: flat areas in compressed video often do not move.
-            new = _top_up(gray, bg_mask, bg_pts, _BG_FEATURES, quality=0.02, spacing_px=8)
-            if new is not None and len(new):
-                bg_pts = new if bg_pts is None else np.concatenate([bg_pts, new]).astype(np.float32)
+        part_pts, added = _topped_up(gray, part_mask, part_pts, max_features, n % _PART_TOP_UP_FRAMES == 0)
+        part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + added)])
+        next_id += added
+        # Strong, spread corners only: flat areas in compressed video often do not move.
+        bg_pts, _ = _topped_up(gray, bg_mask, bg_pts, _BG_FEATURES, n % _BG_TOP_UP_FRAMES == 0,
+                               quality=0.02, spacing_px=8)  # fmt: skip
         times.append(frame.time_s)
         cam.append(cam_pos * scale)
         bright.append(mean)
