@@ -97,8 +97,8 @@ def render(spec: ClipSpec, path: Path) -> dict:
     portrait = spec.rotation_ccw % 180 != 0
     size = (w, h)
     stored = (h, w) if portrait else (w, h)
-    with VideoWriter(path, width=stored[0], height=stored[1], fps=spec.fps, codec=spec.codec,
-                     crf=spec.crf, display_rotation_ccw=spec.rotation_ccw) as writer:  # fmt: skip
+    with VideoWriter(path, width=stored[0], height=stored[1], fps=spec.fps, codec=spec.codec, crf=spec.crf,
+                     display_rotation_ccw=spec.rotation_ccw, reproducible=True) as writer:  # fmt: skip
         for t, value in zip(times, motion, strict=True):
             dx, dy, roll = _shake(spec, float(t), phases, tremor_hz)
             cam = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)

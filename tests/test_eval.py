@@ -5,10 +5,12 @@ samples. Thresholds are the targets of the tracking issue (#5), not numbers from
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from samples.clips import write_clip
 from samples.evaluate import eval_set, evaluate
 from vision.analyze import analyze_video
 
@@ -49,6 +51,15 @@ def test_onset_within_one_period(subset):
     for r in rows:
         if r.truth_clonus:
             assert r.onset_err_s is not None and r.onset_err_s <= 1.0 / r.truth_hz, r.name
+
+
+def test_a_clip_is_generated_the_same_every_time(tmp_path):
+    # The accuracy measured on the clips must not depend on the run (x264's rate control varied).
+    _, spec = _clips(("c29-jaw-medium",))[0]  # a variable frame rate, noise, shake and blur
+    spec = replace(spec, duration_s=2.0)
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert write_clip(spec, a) == write_clip(spec, b)
+    assert a.read_bytes() == b.read_bytes()
 
 
 def test_short_episodes_are_found(tmp_path):

@@ -35,7 +35,10 @@ class VideoWriter(Closing):
         crf: int = 23,
         display_rotation_ccw: int = 0,
         preset: str = "veryfast",
+        reproducible: bool = False,
     ) -> None:
+        """``reproducible``: the same frames give the same bytes (clips with ground truth); x264's
+        macroblock-tree rate control, which makes its output vary from run to run, is then off."""
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
         self.fps = fps
@@ -60,6 +63,8 @@ class VideoWriter(Closing):
             }
         elif encoder.startswith("libvpx"):
             stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+        if reproducible and encoder == "libx264":
+            stream.options = dict(stream.options, **{"x264-params": "mbtree=0"})
         if display_rotation_ccw:
             stream.set_display_rotation(display_rotation_ccw)
         self._stream = stream
