@@ -105,3 +105,30 @@ def test_energy_map_finds_a_small_short_beat_not_the_edges_the_camera_moves():
     cx, cy = (roi.x + roi.w / 2) * W, (roi.y + roi.h / 2) * H
     assert abs(cx - 200) < 40 and abs(cy - 110) < 40, roi
     assert ratio > 3
+
+
+def test_fading_beats_are_measured_after_the_moving_features_are_lost():
+    # Ten features on the part beat, then are lost; the features that replace them on the part
+    # see only the last, fading beats, so their steps alone cannot mark them as the part's.
+    # Eighty still features of the skin around it must not stand in for them.
+    from vision.tracking import _moving_steps, _Step
+
+    rng = np.random.default_rng(0)
+    t = np.arange(120) / 30.0
+    x = np.sin(2 * np.pi * 6.0 * t) * np.where(t < 2.0, 4.0, 4.0 * np.exp(-(t - 2.0) / 0.6))
+    steps = np.diff(x, prepend=0.0)
+    part = np.array([200.0, 150.0]) + rng.normal(0, 6, (10, 2))
+    skin = np.array([200.0, 150.0]) + rng.uniform(-120, 120, (80, 2))
+    skin = skin[np.hypot(*(skin - [200, 150]).T) > 40]
+    log = []
+    for n in range(len(t)):
+        ids = np.arange(10) if t[n] < 2.0 else np.arange(10, 20)  # the part's features, replaced
+        here = np.concatenate([part, skin])
+        step = np.zeros((len(here), 2))
+        step[:10, 1] = steps[n] + rng.normal(0, 0.02, 10)
+        step[10:] = rng.normal(0, 0.02, (len(skin), 2))
+        log.append(_Step(np.concatenate([ids, 100 + np.arange(len(skin))]), here, step))
+    moving, _, _ = _moving_steps(log)
+    y = np.cumsum([m[1] for m in moving])
+    late = t >= 2.0
+    assert np.ptp(y[late]) > 0.5 * np.ptp(x[late])  # the fading beats are still there

@@ -167,9 +167,17 @@ def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:
 def _features(
     gray: np.ndarray, mask: np.ndarray, max_corners: int, quality: float = 0.005, spacing_px: int = 3
 ) -> np.ndarray | None:
-    pts = cv2.goodFeaturesToTrack(gray, maxCorners=max_corners, qualityLevel=quality,
-                                  minDistance=spacing_px, mask=mask, blockSize=5)  # fmt: skip
-    return pts
+    """Corners inside ``mask``, searched in the mask's bounding box only (with a margin for the
+    corner measure's own support, so the result is the same as over the whole frame)."""
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return None
+    margin = 8
+    x0, y0 = max(0, x - margin), max(0, y - margin)
+    x1, y1 = min(gray.shape[1], x + w + margin), min(gray.shape[0], y + h + margin)
+    pts = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], maxCorners=max_corners, qualityLevel=quality,
+                                  minDistance=spacing_px, mask=mask[y0:y1, x0:x1], blockSize=5)  # fmt: skip
+    return None if pts is None else pts + np.float32([x0, y0])
 
 
 def _flow(
@@ -263,6 +271,11 @@ def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray
     A region around a joint holds both the moving part and still skin or background. Each
     feature's mean squared step over its life says whether it belongs to the moving part;
     the median is then taken over those above a fraction of the strongest movers.
+
+    A feature that lived only while the part was still (after the beats died out, the movers
+    having been lost and replaced) cannot be told apart by its steps: where fewer than two
+    movers are left, the features nearest to where the movers were stand in for them, so the
+    last, fading beats are measured on the part and not on the still skin around it.
     """
     power: dict[int, list[float]] = {}
     for st in log:
@@ -271,17 +284,26 @@ def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray
     energy = {i: float(np.mean(v)) for i, v in power.items() if len(v) >= 3}
     top = float(np.percentile(list(energy.values()), 95)) if energy else 0.0
     movers = {i for i, e in energy.items() if e >= 0.3 * top}
+    picks = [np.array([i in movers for i in st.ids.tolist()], bool) for st in log]
+    counts = [int(p.sum()) for p in picks if p.sum() >= 2]
+    stand_ins = max(3, int(np.median(counts))) if counts else 0
+    last: np.ndarray | None = None  # where the part was last seen
     out: list[np.ndarray | None] = []
     where = np.full((len(log), 2), np.nan)
     turn = np.zeros(len(log))
-    for n, st in enumerate(log):
+    for n, (st, pick) in enumerate(zip(log, picks, strict=True)):
         if not len(st.step):
             out.append(None)
             continue
-        pick = np.array([i in movers for i in st.ids.tolist()])
-        pick = pick if pick.sum() >= 2 else np.ones(len(st.ids), bool)
+        if pick.sum() < 2 and last is not None:
+            pick = np.zeros(len(st.ids), bool)
+            pick[np.argsort(np.hypot(*(st.before - last).T))[:stand_ins]] = True
+        elif pick.sum() < 2:
+            pick = np.ones(len(st.ids), bool)
         out.append(np.median(st.step[pick], axis=0))
         where[n] = np.median(st.after[pick], axis=0)
+        if stand_ins:
+            last = where[n]
         if pick.sum() >= 3:
             turn[n] = _rotation_deg(st.before[pick], st.after[pick])
     return out, where, turn
