@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 TRACK_MAX_SIDE_PX = 640  # optical flow runs on frames scaled to this (sub-pixel anyway)
 MAP_MAX_SIDE_PX = 96  # the motion-energy map
 LANDMARK_FRAMES = 6
+_CONVERT_AHEAD = 4  # decoded frames waiting for conversion (bounded: 1080p frames are 3 MB)
 # Landmarks that place each site's moving part.
 SITE_POINTS = {
     "ankle": {"left": ("left_ankle", "left_heel", "left_foot_index"),
@@ -88,23 +91,37 @@ class _Pass(Closing):
 
 def _decode_once(path: Path, info: VideoInfo, *, locate: bool, progress: Callable[[float], None]) -> _Pass:
     """Spool the tracking frames; with ``locate``, also keep what finds the part (the small
-    stack for the energy map and the landmark frames)."""
+    stack for the energy map and the landmark frames).
+
+    Frames are converted (scaled, gray, upright) on a second thread, in decoding order, while
+    the next ones are decoded: the decoder alone leaves part of the machine idle.
+    """
     last = max(0, info.frame_count - 1)
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if locate else set()
     spool = FrameSpool()
     small, times, rgb = [], [], []
     n = max(1, info.frame_count)
+
+    def keep(index: int, time_s: float, frame) -> None:
+        gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
+        spool.append(Frame(index, time_s, gray))
+        if locate:
+            small.append(shrunk(gray, MAP_MAX_SIDE_PX))
+        times.append(time_s)
+        if index in wanted:
+            rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
+
     try:
-        for index, time_s, frame in iter_decoded(path, info):
-            gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
-            spool.append(Frame(index, time_s, gray))
-            if locate:
-                small.append(shrunk(gray, MAP_MAX_SIDE_PX))
-            times.append(time_s)
-            if index in wanted:
-                rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
-            if index % 30 == 0:
-                progress(min(1.0, index / n))
+        with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
+            pending: deque[Future] = deque()
+            for index, time_s, frame in iter_decoded(path, info):
+                pending.append(pool.submit(keep, index, time_s, frame))
+                while len(pending) > _CONVERT_AHEAD or (pending and pending[0].done()):
+                    pending.popleft().result()  # raises what the conversion raised
+                if index % 30 == 0:
+                    progress(min(1.0, index / n))
+            while pending:
+                pending.popleft().result()
     except BaseException:
         spool.close()
         raise

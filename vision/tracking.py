@@ -9,6 +9,7 @@ clonus band concentrates.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -326,6 +327,24 @@ def _topped_up(
     return (new if pts is None else np.concatenate([pts, new]).astype(np.float32)), len(new)
 
 
+def _camera_step(
+    prev: np.ndarray | None, gray: np.ndarray, pts: np.ndarray | None, mask: np.ndarray, top_up: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The camera's motion from ``prev`` to ``gray`` (a 2×3 similarity; none without ``prev``)
+    and its corners in ``gray``, topped up when due."""
+    camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    if prev is not None and pts is not None and len(pts) >= _MIN_FEATURES:
+        # The camera's points are checked by the robust fit instead of tracking them back.
+        nxt, ok = _flow(prev, gray, pts, lk=_LK_CAMERA, back_check=False)
+        if ok.sum() >= _MIN_FEATURES:
+            camera, weight = similarity_fit(pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok])
+            ok[np.flatnonzero(ok)[weight == 0]] = False  # moving things are not the camera
+        pts = nxt[ok].reshape(-1, 1, 2)
+    # Strong, spread corners only: flat areas in compressed video often do not move.
+    pts, _ = _topped_up(gray, mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
+    return camera, pts
+
+
 def track_region(
     frames: Iterable[Frame],
     roi: Roi,
@@ -352,58 +371,54 @@ def track_region(
     part_mask = bg_mask = None
     ref_mean = None
     centre = np.zeros(2)
-    for n, frame in enumerate(frames):
-        gray = frame.image
-        h, w = gray.shape
-        mean = float(gray.mean())
-        ref_mean = ref_mean or max(mean, 1.0)
-        if abs(mean / ref_mean - 1) > 0.01:  # LED flicker, auto-exposure: a gain, taken out
-            gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
-        if part_mask is None:
-            x0, y0, x1, y1 = roi_to_px(roi, w, h)
-            part_mask = np.zeros((h, w), np.uint8)
-            part_mask[y0:y1, x0:x1] = 255
-            bg_mask = np.full((h, w), 255, np.uint8)
-            mx, my = (x1 - x0) // 2, (y1 - y0) // 2
-            bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
-            box = (x0, y0, x1, y1)
-            centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-        step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
-        if prev is not None and part_pts is not None and len(part_pts):
-            nxt, ok = _flow(prev, gray, part_pts)
-            attempted += len(part_pts)
-            survived += int(ok.sum())
-            camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-            if bg_pts is not None and len(bg_pts) >= _MIN_FEATURES:
-                # The camera's points are checked by the robust fit instead of tracking them back.
-                bg_next, bg_ok = _flow(prev, gray, bg_pts, lk=_LK_CAMERA, back_check=False)
-                if bg_ok.sum() >= _MIN_FEATURES:
-                    src, dst = bg_pts.reshape(-1, 2)[bg_ok], bg_next.reshape(-1, 2)[bg_ok]
-                    camera, weight = similarity_fit(src, dst)
-                    bg_ok[np.flatnonzero(bg_ok)[weight == 0]] = False  # moving things are not the camera
-                bg_pts = bg_next[bg_ok].reshape(-1, 1, 2)
-            before = part_pts.reshape(-1, 2)[ok]
-            after = nxt.reshape(-1, 2)[ok]
-            steadied = _apply(camera, before)  # where the camera alone would have carried them
-            step = _Step(part_ids[ok], steadied, after - steadied)
-            cam_pos = cam_pos + _apply(camera, centre) - centre
-            part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
-        log.append(step)
-        part_pts, added = _topped_up(gray, part_mask, part_pts, max_features, n % _PART_TOP_UP_FRAMES == 0)
-        part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + added)])
-        next_id += added
-        # Strong, spread corners only: flat areas in compressed video often do not move.
-        bg_pts, _ = _topped_up(gray, bg_mask, bg_pts, _BG_FEATURES, n % _BG_TOP_UP_FRAMES == 0,
-                               quality=0.02, spacing_px=8)  # fmt: skip
-        times.append(frame.time_s)
-        cam.append(cam_pos * scale)
-        bright.append(mean)
-        x0, y0, x1, y1 = box
-        crop = gray[y0:y1, x0:x1]
-        sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
-        prev = gray
-        if progress is not None:
-            progress(frame.index)
+    with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
+        for n, frame in enumerate(frames):
+            gray = frame.image
+            h, w = gray.shape
+            mean = float(gray.mean())
+            ref_mean = ref_mean or max(mean, 1.0)
+            if abs(mean / ref_mean - 1) > 0.01:  # LED flicker, auto-exposure: a gain, taken out
+                gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
+            if part_mask is None:
+                x0, y0, x1, y1 = roi_to_px(roi, w, h)
+                part_mask = np.zeros((h, w), np.uint8)
+                part_mask[y0:y1, x0:x1] = 255
+                bg_mask = np.full((h, w), 255, np.uint8)
+                mx, my = (x1 - x0) // 2, (y1 - y0) // 2
+                bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
+                box = (x0, y0, x1, y1)
+                centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+            step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
+            tracking = prev is not None and part_pts is not None and len(part_pts) > 0
+            # The camera is followed on the second thread while this one follows the part.
+            camera_job = pool.submit(_camera_step, prev if tracking else None, gray, bg_pts, bg_mask,
+                                     n % _BG_TOP_UP_FRAMES == 0)  # fmt: skip
+            if tracking:
+                nxt, ok = _flow(prev, gray, part_pts)
+                attempted += len(part_pts)
+                survived += int(ok.sum())
+            camera, bg_pts = camera_job.result()
+            if tracking:
+                before = part_pts.reshape(-1, 2)[ok]
+                after = nxt.reshape(-1, 2)[ok]
+                steadied = _apply(camera, before)  # where the camera alone would have carried them
+                step = _Step(part_ids[ok], steadied, after - steadied)
+                cam_pos = cam_pos + _apply(camera, centre) - centre
+                part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
+            log.append(step)
+            due = n % _PART_TOP_UP_FRAMES == 0
+            part_pts, added = _topped_up(gray, part_mask, part_pts, max_features, due)
+            part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + added)])
+            next_id += added
+            times.append(frame.time_s)
+            cam.append(cam_pos * scale)
+            bright.append(mean)
+            x0, y0, x1, y1 = box
+            crop = gray[y0:y1, x0:x1]
+            sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
+            prev = gray
+            if progress is not None:
+                progress(frame.index)
     if not times:
         empty = np.zeros((0, 2))
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))

@@ -334,6 +334,16 @@ def _fitted_size(w: int, h: int, max_side_px: int | None) -> tuple[int, int] | N
 
 
 def shrunk(image: np.ndarray, max_side_px: int) -> np.ndarray:
-    """``image`` area-averaged down so that its longer side is at most ``max_side_px``."""
+    """``image`` area-averaged down so that its longer side is at most ``max_side_px``.
+
+    Halved first while that stays above the size (area averaging by whole factors is about
+    seven times faster than one large fractional step, and nearly the same).
+    """
     size = _fitted_size(image.shape[1], image.shape[0], max_side_px)
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size else image
+    if not size:
+        return image
+    h, w = image.shape[:2]
+    while h % 2 == 0 and w % 2 == 0 and h >= 2 * size[1] and w >= 2 * size[0]:
+        h, w = h // 2, w // 2
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
