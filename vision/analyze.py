@@ -18,7 +18,14 @@ import numpy as np
 from vision.closing import Closing
 from vision.errors import AnalysisInputError, NoFramesError
 from vision.frame_spool import FrameSpool
-from vision.landmarks import LOWER_JAW, POSE, FaceLandmarker, PoseLandmarker, importing_mediapipe
+from vision.landmarks import (
+    LOWER_JAW,
+    POSE,
+    FaceLandmarker,
+    PoseLandmarker,
+    importing_mediapipe,
+    shared_landmarker,
+)
 from vision.oscillation import OscillationResult, detect_oscillation, episode_peak_to_peak
 from vision.quality import assess
 from vision.schema import (
@@ -151,7 +158,7 @@ def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> tuple[
     try:
         candidates: list[tuple[float, str, str, Roi]] = []
         if site in ("auto", "ankle", "knee", "wrist"):
-            with PoseLandmarker(model_path("pose_landmarker_full"), video=False) as lm:
+            with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
                 people = [(f, p) for f in samples for p in lm.detect(f.image)]
             sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
             for name, sides in sites.items():
@@ -165,7 +172,7 @@ def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> tuple[
                     roi = roi_from_points(np.concatenate(pts), w, h)
                     candidates.append((_energy_in(energy, roi), name, "pose", roi))
         if site in ("auto", "jaw"):
-            with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+            with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
                 found = [lm.detect(f.image) for f in samples]
             # The largest face of each frame (the patient, close to the camera).
             faces = [max(fs, key=lambda face: np.ptp(face.xy_px[:, 1])) for fs in found if fs]

@@ -2,11 +2,13 @@
 
 Landmarks only locate and follow the body part; the motion itself is measured with optical
 flow. Create landmarkers inside the process that uses them (never before a fork) and close
-them (``with`` does it): the C library is not thread-safe.
+them (``with`` does it), or borrow the process's own (``shared_landmarker``): the C library is
+not thread-safe.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -130,3 +132,22 @@ class FaceLandmarker(_Landmarker):
         result = self._run(image_rgb, time_s)
         h, w = image_rgb.shape[:2]
         return [_to_landmarks(p, w, h) for p in result.face_landmarks]
+
+
+_SHARED: dict[tuple[type, str, int], _Landmarker] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+@contextmanager
+def shared_landmarker(kind: type[_Landmarker], model_path: str | Path) -> Iterator[_Landmarker]:
+    """An image-mode landmarker kept for the life of the process, one user at a time.
+
+    Creating one costs more than detecting on the few frames an analysis looks at, and a
+    service worker runs analysis after analysis. Kept per process: a forked child makes its own.
+    """
+    key = (kind, str(model_path), os.getpid())
+    with _SHARED_LOCK:
+        landmarker = _SHARED.get(key)
+        if landmarker is None:
+            landmarker = _SHARED[key] = kind(model_path, video=False)
+        yield landmarker
