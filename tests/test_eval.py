@@ -22,9 +22,10 @@ SUBSET = ("c05-jaw-medium", "c06-wrist-medium", "c10-wrist-wide", "c15-knee-clos
           "n06-tremor-only-wrist", "n08-flicker-ankle", "n10-jerk-wrist")  # fmt: skip
 # Episodes of 3–5 beats in close-up and wide framings.
 SHORT = ("c00-ankle-close", "c22-wrist-wide", "c33-jaw-wide", "c35-knee-wide")
-# Known gaps (#5): a close-up hand beating fast and far (optical flow loses it at 20–30 fps),
-# and the faint kneecap's 3–4-beat episodes in a wide shot.
-KNOWN_MISSES = ("c02-wrist-close", "c11-knee-wide", "c23-knee-wide")
+# Known gaps (#5): the faint kneecap's 3–4-beat episodes in a wide shot (5–7 px under noise and
+# blur; even inside the true region the tracked motion is a fraction of it). The close-up hand
+# beating 40 px at 7 Hz (c02) is found on the reproducible encode, but only just: not asserted.
+KNOWN_MISSES = ("c11-knee-wide", "c23-knee-wide")
 
 
 def _clips(names: tuple[str, ...]):
@@ -69,7 +70,7 @@ def test_short_episodes_are_found(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="#5 gap: a close-up hand beating 40 px at 7 Hz, and 3–4-beat kneecap episodes in a wide shot",
+    reason="#5 gap: 3–4-beat episodes of a faint kneecap in a wide shot",
 )
 def test_known_misses_are_found(tmp_path):
     _, summary = evaluate(tmp_path, _clips(KNOWN_MISSES), jobs=2)
