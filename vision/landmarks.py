@@ -8,6 +8,7 @@ not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -149,5 +150,22 @@ def shared_landmarker(kind: type[_Landmarker], model_path: str | Path) -> Iterat
     with _SHARED_LOCK:
         landmarker = _SHARED.get(key)
         if landmarker is None:
+            if not _SHARED:
+                _at_exit(_close_shared)
             landmarker = _SHARED[key] = kind(model_path, video=False)
         yield landmarker
+
+
+def _at_exit(fn) -> None:
+    """Run ``fn`` at exit before thread pools shut down: MediaPipe closes its tasks through one
+    (and, left to the interpreter's teardown, fails with a traceback)."""
+    register = getattr(threading, "_register_atexit", atexit.register)
+    register(fn)
+
+
+def _close_shared() -> None:
+    with _SHARED_LOCK:
+        for key, landmarker in list(_SHARED.items()):
+            if key[2] == os.getpid():  # a forked child leaves its parent's alone
+                landmarker.close()
+            del _SHARED[key]
