@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +99,32 @@ def test_pose_in_video_mode_tolerates_repeated_timestamps():
         first = lm.detect(image, 0.0)
         second = lm.detect(image, 0.0)  # same time again: must not raise
     assert first and second
+
+
+_FORKED_POOL = textwrap.dedent("""
+    from concurrent.futures import ProcessPoolExecutor
+    from vision.analyze import analyze_video
+
+    def site(path):
+        return analyze_video(path, site="auto").result.site
+
+    if __name__ == "__main__":
+        clip = "samples/clips/jaw_clonus.mp4"
+        print(site(clip))  # the parent now holds its shared face landmarker
+        with ProcessPoolExecutor(2) as pool:  # forked workers, each with its own
+            print(*pool.map(site, [clip, clip]))
+        print("ended")
+""")
+
+
+def test_a_forked_pool_of_analyses_ends_after_the_parent_used_landmarks(tmp_path):
+    # A forked worker must not close MediaPipe's tasks at its exit: that waited forever on
+    # threads left in the parent, and the pool (make eval, the eval tests) never ended.
+    script = tmp_path / "pool.py"
+    script.write_text(_FORKED_POOL)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["jaw", "jaw", "jaw", "ended"]

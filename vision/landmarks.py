@@ -163,9 +163,23 @@ def _at_exit(fn) -> None:
     register(fn)
 
 
+_forked = False
+
+
+def _note_fork() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_note_fork)
+
+
 def _close_shared() -> None:
+    # In a forked child (a process pool's worker) MediaPipe's closing waits for threads that
+    # stayed in the parent, forever: leave them (the child ends with os._exit anyway).
+    if _forked:
+        return
     with _SHARED_LOCK:
         for key, landmarker in list(_SHARED.items()):
-            if key[2] == os.getpid():  # a forked child leaves its parent's alone
-                landmarker.close()
+            landmarker.close()
             del _SHARED[key]
