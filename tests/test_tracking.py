@@ -9,7 +9,7 @@ from scipy import signal
 
 from vision.schema import Roi
 from vision.tracking import band_energy_map, roi_from_energy, similarity_fit, track_region
-from vision.video_io import Frame
+from vision.video_io import Frame, shrunk
 
 W, H, FPS = 320, 240, 30.0
 
@@ -100,7 +100,7 @@ def test_energy_map_finds_a_small_short_beat_not_the_edges_the_camera_moves():
     # Three beats of 1 px in four seconds, under a 0.8-px tremor of the whole camera.
     beat = lambda t: np.where((t > 1.5) & (t < 2.1), 1.0 * np.sin(2 * np.pi * 5.0 * (t - 1.5)), 0.0)  # noqa: E731
     frames = _scene(times, part_px=beat, cam_px=TREMOR)
-    small = np.stack([cv2.resize(f.image, (96, 72), interpolation=cv2.INTER_AREA) for f in frames])
+    small = np.stack([shrunk(f.image, 96) for f in frames])  # as the analysis makes the map's frames
     roi, ratio = roi_from_energy(band_energy_map(small, times, (3.0, 12.0)))
     cx, cy = (roi.x + roi.w / 2) * W, (roi.y + roi.h / 2) * H
     assert abs(cx - 200) < 40 and abs(cy - 110) < 40, roi
@@ -110,7 +110,7 @@ def test_energy_map_finds_a_small_short_beat_not_the_edges_the_camera_moves():
 def test_fading_beats_are_measured_after_the_moving_features_are_lost():
     # Ten features on the part beat, then are lost; the features that replace them on the part
     # see only the last, fading beats, so their steps alone cannot mark them as the part's.
-    # Eighty still features of the skin around it must not stand in for them.
+    # The still features of the skin around it must not stand in for them.
     from vision.tracking import _moving_steps, _Step
 
     rng = np.random.default_rng(0)
