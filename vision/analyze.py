@@ -27,7 +27,7 @@ from vision.landmarks import (
     shared_landmarker,
 )
 from vision.oscillation import OscillationResult, detect_oscillation, episode_peak_to_peak
-from vision.quality import assess
+from vision.quality import assess, camera_mirrored
 from vision.schema import (
     Amplitude,
     AnalysisResult,
@@ -234,14 +234,16 @@ def analyze_video(
 
         trace = track_region(decoded.spool.frames(), region, scale=scale, progress=tracked)
     osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=found_site, settings=detector)
+    main = main_episode(osc.episodes)
+    mirrored = main is not None and camera_mirrored(trace, main)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
-                     feature_survival=trace.feature_survival)  # fmt: skip
+                     feature_survival=trace.feature_survival, camera_mirrored=mirrored)  # fmt: skip
     part_px = max(region.w * info.width, region.h * info.height)
     amp_px = osc.amplitude_pp
     amp_deg = None
     if found_site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle
-        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main_episode(osc.episodes))
+        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main)
     result = AnalysisResult(
         site=found_site,
         clonus_detected=osc.clonus_detected if quality.verdict != "failed" else None,

@@ -72,8 +72,8 @@ def episode_peak_to_peak(
     f = episode.frequency_hz
     if ok.sum() < 8 or not episode.beat_times_s or f <= 0:
         return None
-    grid, vg, _, fs = _uniform(t, v, ok)
-    band = _narrowband(vg - vg.mean(), fs, f, 0.5, 2.5, order=2)
+    grid, vg, _, fs = uniform_grid(t, v, ok)
+    band = narrowband(vg - vg.mean(), fs, f, 0.5, 2.5, order=2)
     swings = []
     for beat in episode.beat_times_s:
         sel = np.abs(grid - beat) <= 0.5 / f
@@ -89,7 +89,7 @@ def unit_scaled(y: np.ndarray) -> np.ndarray:
     return y / peak if peak > 0 else np.zeros_like(y)
 
 
-def _uniform(
+def uniform_grid(
     t_s: np.ndarray, x: np.ndarray, valid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Cubic-spline the valid samples onto a uniform grid; mark grid points inside gaps."""
@@ -190,13 +190,14 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2], strict=True))
 
 
-def _narrowband(
+def narrowband(
     y: np.ndarray, fs: float, f0: float, lo_x: float = 0.7, hi_x: float = 1.45, order: int = 3
 ) -> np.ndarray:
-    """``y`` band-passed around the rhythm ``f0``, from ``lo_x`` to ``hi_x`` times it."""
+    """``y`` (along its first axis) band-passed around the rhythm ``f0``, from ``lo_x`` to
+    ``hi_x`` times it."""
     lo, hi = lo_x * f0, min(hi_x * f0, 0.45 * fs)
     sos = signal.butter(order, (lo, hi), btype="bandpass", fs=fs, output="sos")
-    return signal.sosfiltfilt(sos, y)
+    return signal.sosfiltfilt(sos, y, axis=0)
 
 
 def _swings(nb: np.ndarray, peaks: np.ndarray, troughs: np.ndarray) -> np.ndarray:
@@ -293,7 +294,7 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
     # Beats are timed on a band as wide as the noise allows: a narrow band smooths the
     # cycle-to-cycle changes of the period away, a wide one lets noise move the extremes.
     clean = typical > _CLEAN_SWING_TO_NOISE * noise_sd
-    timing = _narrowband(v.band, fs, f0, *_WIDE_TIMING) if clean else nb
+    timing = narrowband(v.band, fs, f0, *_WIDE_TIMING) if clean else nb
     times = np.array([_extremum_time(timing, peaks[i], period, fs) for i in chosen])
     return _Candidate(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
 
@@ -424,7 +425,7 @@ def detect_oscillation(
     if len(tv) < 8 or tv[-1] - tv[0] < 0.5:
         return _empty_result(band)
 
-    grid, xg, grid_valid, fs = _uniform(tv, xv, np.ones(len(tv), bool))
+    grid, xg, grid_valid, fs = uniform_grid(tv, xv, np.ones(len(tv), bool))
     source_rate = 1.0 / float(np.median(np.diff(tv)))
     hi = min(band[1], 0.45 * source_rate)
     band_eff = (band[0], max(hi, band[0] + 0.5))
@@ -459,7 +460,7 @@ def detect_oscillation(
             c0, c1 = mid - 0.75 / f0, mid + 0.75 / f0
         a = max(0, int(c0 * fs))
         b = min(len(grid), int(c1 * fs) + 1)
-        nb = _narrowband(y_band, fs, f0)
+        nb = narrowband(y_band, fs, f0)
         noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
         # Whether a beat rises and falls back is judged on the displacement smoothed to the
         # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
@@ -613,7 +614,7 @@ def _stands_out(
     quiet part's by ``min_snr_db``; when the rhythm fills the recording, its windows must hold
     most of the motion energy instead.
     """
-    nb = _narrowband(y_band, fs, c.f0)
+    nb = narrowband(y_band, fs, c.f0)
     span = _span(c, fs, len(y_band))
     if outside.sum() >= fs * 1.0:
         noise_rms = float(np.sqrt(np.mean(nb[outside] ** 2)))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.schema import Quality
+from vision.oscillation import narrowband, uniform_grid
+from vision.schema import Episode, Quality
+from vision.tracking import MotionTrace
+
+# The part's motion is the camera's times a gain in this range, for most of its variance.
+_MIRROR_GAIN = (-1.5, -0.5)
+_MIRROR_R2 = 0.5
 
 
 def _flicker(time_s: np.ndarray, brightness: np.ndarray) -> bool:
@@ -15,6 +21,34 @@ def _flicker(time_s: np.ndarray, brightness: np.ndarray) -> bool:
     return bool(np.std(b[5:-5]) > 0.01 * max(1.0, float(np.mean(brightness))))
 
 
+def camera_mirrored(trace: MotionTrace, episode: Episode) -> bool:
+    """Whether an episode's rhythm is the camera's own shake seen backwards.
+
+    On a part with too little texture the tracking points hold to the encoder's blocks, which
+    stay fixed in the image: taking the camera's motion out then leaves minus the camera's
+    motion (the filmer's 8–12 Hz tremor), which is rhythmic. Judged over the episode, around
+    its rate: the part's motion is mostly (R² ≥ 0.5) the camera's times a gain near −1.
+    """
+    t = trace.time_s
+    ok = trace.valid & np.isfinite(t)
+    if ok.sum() < 8 or episode.frequency_hz <= 0:
+        return False
+    both = np.hstack([trace.xy_px, trace.camera_xy_px])[ok]
+    grid_s, grid, _, fs = uniform_grid(t[ok], both - both.mean(axis=0), np.ones(int(ok.sum()), bool))
+    span = (grid_s >= episode.start_s) & (grid_s <= episode.end_s)
+    if span.sum() < 8:
+        return False
+    rhythm = narrowband(grid, fs, episode.frequency_hz, order=2)[span]
+    part, camera = rhythm[:, :2], rhythm[:, 2:]
+    p, c = part.ravel(), camera.ravel()
+    c_power = float(c @ c)
+    if c_power <= 1e-12:
+        return False
+    gain = float(p @ c) / c_power
+    explained = 1.0 - float(np.sum((p - gain * c) ** 2)) / max(float(p @ p), 1e-12)
+    return _MIRROR_GAIN[0] <= gain <= _MIRROR_GAIN[1] and explained >= _MIRROR_R2
+
+
 def assess(
     *,
     time_s: np.ndarray,
@@ -23,9 +57,16 @@ def assess(
     brightness: np.ndarray,
     sharpness: np.ndarray,
     feature_survival: float,
+    camera_mirrored: bool = False,
 ) -> Quality:
     issues: list[str] = []
     failed = False
+    if camera_mirrored:
+        failed = True
+        issues.append(
+            "the tracking points stayed still in the image while the phone shook (too little "
+            "texture on the body part): its motion could not be measured; mark the part or film closer"
+        )
     tracked = float(np.mean(valid)) if len(valid) else 0.0
     fps = (len(time_s) - 1) / float(time_s[-1] - time_s[0]) if len(time_s) > 1 else 0.0
     if tracked < 0.5:
