@@ -23,6 +23,7 @@ _MIN_GRID_HZ = 120.0
 # Band-pass (low × f0, high × f0, order) on which the beats of a clean episode are timed; others
 # are timed on the narrow band that found them.
 _WIDE_TIMING = (0.4, 3.0, 2)
+_SHARE_FLOOR = 0.4  # the rhythm's share of the motion energy at which confidence is zero
 _CLEAN_SWING_TO_NOISE = 45.0  # typical swing over the narrow-band noise SD (about 17 dB SNR)
 
 
@@ -489,16 +490,19 @@ def detect_oscillation(
             continue
         if not _stands_out(c, y_band, fs, outside, sg, grid[0], settings):
             continue
-        episodes.append(
-            Episode(
-                start_s=round(float(c.times[0] - 0.4 / freq) + grid[0], 4),
-                end_s=round(float(c.times[-1] + 0.6 / freq) + grid[0], 4),
-                beat_count=count,
-                frequency_hz=round(freq, 4),
-                beat_times_s=[round(float(v) + grid[0], 4) for v in c.times],
-                sustained=count >= settings.sustained_min_beats,
-            )
+        episode = Episode(
+            start_s=round(float(c.times[0] - 0.4 / freq) + grid[0], 4),
+            end_s=round(float(c.times[-1] + 0.6 / freq) + grid[0], 4),
+            beat_count=count,
+            frequency_hz=round(freq, 4),
+            beat_times_s=[round(float(v) + grid[0], 4) for v in c.times],
+            sustained=count >= settings.sustained_min_beats,
         )
+        # A rhythm holding too little of the motion over its own span (say steps and drift
+        # that line up for a few cycles) has no confidence: it is not reported.
+        if _rhythm_share(sg, episode, grid[0]) <= _SHARE_FLOOR:
+            continue
+        episodes.append(episode)
         cvs.append(cv)
         amplitudes.append(float(np.median(c.swings)))
 
@@ -668,10 +672,15 @@ def _confidence(sg: Spectrogram, episodes: list[Episode], t0: float, detected: b
         peak = float(np.max(sg.band_fraction)) if len(sg.band_fraction) else 0.0
         return round(float(np.clip((1.0 - peak) / 0.6, 0.0, 1.0)), 3)
     main = main_episode(episodes)
-    inside = (sg.time_s + t0 >= main.start_s) & (sg.time_s + t0 <= main.end_s)
-    share = float(np.median(sg.band_fraction[inside])) if inside.any() else 0.5
+    share = _rhythm_share(sg, main, t0)
     beats = min(1.0, main.beat_count / 6.0)
-    return round(float(np.clip((share - 0.4) / 0.5, 0.0, 1.0) * (0.6 + 0.4 * beats)), 3)
+    return round(float(np.clip((share - _SHARE_FLOOR) / 0.5, 0.0, 1.0) * (0.6 + 0.4 * beats)), 3)
+
+
+def _rhythm_share(sg: Spectrogram, episode: Episode, t0: float) -> float:
+    """The median share of the motion energy the rhythm holds over the episode's windows."""
+    inside = (sg.time_s + t0 >= episode.start_s) & (sg.time_s + t0 <= episode.end_s)
+    return float(np.median(sg.band_fraction[inside])) if inside.any() else 0.5
 
 
 def _empty_result(band: tuple[float, float]) -> OscillationResult:
