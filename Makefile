@@ -30,7 +30,7 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: setup  ## accuracy on a seeded set of 48 generated clips (about 4 minutes on 2 cores)
+eval: setup  ## accuracy on a seeded set of 48 generated clips, found and in a drawn region (about 7 minutes on 2 cores)
 	$(PY) -m samples.evaluate --out data/eval
 
 bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose baseline
