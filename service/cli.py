@@ -34,6 +34,8 @@ def _summary(result) -> str:
     quality = f"quality: {result.quality.verdict}"
     if result.quality.issues:
         quality += " — " + "; ".join(result.quality.issues)
+    if result.confidence is None:  # no verdict: nothing to be confident about
+        return f"{head}\n{quality}"
     return f"{head}\n{quality}\nconfidence: {result.confidence:.2f}"
 
 

@@ -32,6 +32,7 @@ from vision.schema import (
     Amplitude,
     AnalysisResult,
     Episode,
+    Grades,
     Roi,
     Tracking,
     VideoSummary,
@@ -190,6 +191,15 @@ def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> tuple[
     return name, method, roi
 
 
+def _withheld(result: AnalysisResult) -> AnalysisResult:
+    """A result whose motion could not be measured: no verdict and no clinical figures (beats,
+    rate, episodes, grades) that a reader could take for findings; the quality says why."""
+    return result.model_copy(update=dict(
+        clonus_detected=None, frequency_hz=None, beat_count=None, sustained=None, episodes=[],
+        amplitude=Amplitude(), regularity=None, confidence=None, grades=Grades(),
+    ))  # fmt: skip
+
+
 def analyze_video(
     path: str | Path,
     *,
@@ -246,7 +256,7 @@ def analyze_video(
         amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main)
     result = AnalysisResult(
         site=found_site,
-        clonus_detected=osc.clonus_detected if quality.verdict != "failed" else None,
+        clonus_detected=osc.clonus_detected,
         frequency_hz=osc.frequency_hz,
         beat_count=osc.beat_count,
         sustained=osc.sustained,
@@ -273,5 +283,7 @@ def analyze_video(
             frame_count=info.frame_count,
         ),
     )
+    if quality.verdict == "failed":
+        result = _withheld(result)
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info)
