@@ -138,10 +138,8 @@ def run_one(name: str, spec: ClipSpec, folder: Path, drawn: bool = False) -> Row
 
     path = folder / f"{name}.mp4"
     meta = path.with_suffix(".truth.json")
-    if drawn and path.exists() and meta.exists() and json.loads(meta.read_text())["spec"] == asdict(spec):
-        truth = json.loads(meta.read_text())["truth"]
-    else:
-        truth = write_clip(spec, path)
+    written = json.loads(meta.read_text()) if drawn and path.exists() and meta.exists() else {}
+    truth = written["truth"] if written.get("spec") == asdict(spec) else write_clip(spec, path)
     name = f"{name}@drawn" if drawn else name
     t0 = time.perf_counter()
     try:

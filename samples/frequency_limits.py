@@ -36,17 +36,17 @@ def crlb_sd_hz(t_s: np.ndarray, clean: np.ndarray, noise_sd: float, f_hz: float)
 
 def case_limits(row: dict) -> dict:
     """The detector's error and the two bounds for one table row."""
-    t, x, truth, noise_sd = noisy_case(**row)
-    _, clean, _, _ = noisy_case(**{**row, "snr_db": 300.0})
+    case = noisy_case(**row)
+    t, truth = case.t_s, case.truth
     inside = (t >= truth.start_s) & (t <= truth.end_s)
-    result = detect_oscillation(t, x, site="ankle")
+    result = detect_oscillation(t, case.x, site="ankle")
     beat_rate = float(np.median(1.0 / np.diff(truth.beat_times_s)))
     error = abs(result.frequency_hz - truth.frequency_hz) if result.clonus_detected else None
     return {
         "beats": truth.beat_count,
         "truth_hz": truth.frequency_hz,
         "detector_error_hz": error,
-        "crlb_sd_hz": crlb_sd_hz(t[inside], clean[inside], noise_sd, truth.frequency_hz),
+        "crlb_sd_hz": crlb_sd_hz(t[inside], case.clean[inside], case.noise_sd, truth.frequency_hz),
         "beat_timer_error_hz": abs(beat_rate - truth.frequency_hz),
     }
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from samples.waveform import ClonusSpec, ClonusTruth, clonus_displacement, clonus_truth, sample_times
+
+
+@dataclass(frozen=True)
+class Case:
+    t_s: np.ndarray  # frame times
+    x: np.ndarray  # displacement with noise
+    clean: np.ndarray  # the same without noise
+    truth: ClonusTruth
+    noise_sd: float
 
 
 def noisy_case(
@@ -18,9 +29,9 @@ def noisy_case(
     fast_phase: float = 0.4,
     sustained: bool = False,
     rate_change: bool = False,
-) -> tuple[np.ndarray, np.ndarray, ClonusTruth, float]:
-    """Frame times, displacement with white noise at ``snr_db`` over the episode, the truth and
-    the noise's SD. A rate change drops the frame rate to 0.8× half way through the episode."""
+) -> Case:
+    """A clonus displacement with white noise at ``snr_db`` over the episode, and its truth. A
+    rate change drops the frame rate to 0.8× half way through the episode."""
     spec = ClonusSpec(
         frequency_hz=f, beats=beats, onset_s=0.8 + (seed % 7) * 0.15, sustained=sustained,
         fast_phase=fast_phase, seed=seed,
@@ -33,7 +44,7 @@ def noisy_case(
     rng = np.random.default_rng(seed + 1000)
     inside = (t >= truth.start_s) & (t <= truth.end_s)
     noise_sd = float(np.sqrt(np.var(x[inside]) / 10 ** (snr_db / 10)))
-    return t, x + rng.normal(0, noise_sd, len(t)), truth, noise_sd
+    return Case(t, x + rng.normal(0, noise_sd, len(t)), x, truth, noise_sd)
 
 
 def case_table(n: int, snr_db: float, seed: int = 0) -> list[dict]:

@@ -15,8 +15,8 @@ from vision.settings import DetectorSettings
 
 
 def _case(f, beats, fps, snr_db, seed, **kwargs):
-    t, x, truth, _ = noisy_case(f, beats, fps, snr_db, seed, **kwargs)
-    return t, x, truth
+    case = noisy_case(f, beats, fps, snr_db, seed, **kwargs)
+    return case.t_s, case.x, case.truth
 
 
 def _run(rows, *, allow_misses=False):

@@ -248,7 +248,7 @@ def analyze_video(
     mirrored = main is not None and camera_mirrored(trace, main)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
-                     feature_survival=trace.feature_survival, camera_mirrored=mirrored)  # fmt: skip
+                     feature_survival=trace.feature_survival, mirrors_camera=mirrored)  # fmt: skip
     part_px = max(region.w * info.width, region.h * info.height)
     amp_px = osc.amplitude_pp
     amp_deg = None

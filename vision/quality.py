@@ -57,11 +57,11 @@ def assess(
     brightness: np.ndarray,
     sharpness: np.ndarray,
     feature_survival: float,
-    camera_mirrored: bool = False,
+    mirrors_camera: bool = False,
 ) -> Quality:
     issues: list[str] = []
     failed = False
-    if camera_mirrored:
+    if mirrors_camera:  # see camera_mirrored()
         failed = True
         issues.append(
             "the tracking points stayed still in the image while the phone shook (too little "
