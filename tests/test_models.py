@@ -128,3 +128,27 @@ def test_a_forked_pool_of_analyses_ends_after_the_parent_used_landmarks(tmp_path
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["jaw", "jaw", "jaw", "ended"]
+
+
+_SHARED_THEN_EXIT = textwrap.dedent("""
+    from models.registry import model_path
+    from tests.conftest import astronaut_rgb
+    from vision.landmarks import FaceLandmarker, shared_landmarker
+
+    with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
+        print(len(lm.detect(astronaut_rgb())))
+""")
+
+
+def test_a_shared_landmarker_first_used_without_analysis_closes_quietly_at_exit(tmp_path):
+    # Used before anything imported MediaPipe (a script, a notebook), its closing ran after
+    # MediaPipe's own exit hooks had stopped the executor it closes through: a traceback.
+    script = tmp_path / "shared.py"
+    script.write_text(_SHARED_THEN_EXIT)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1"]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]

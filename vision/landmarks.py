@@ -150,9 +150,10 @@ def shared_landmarker(kind: type[_Landmarker], model_path: str | Path) -> Iterat
     with _SHARED_LOCK:
         landmarker = _SHARED.get(key)
         if landmarker is None:
-            if not _SHARED:
-                _at_exit(_close_shared)
+            # Created first: that imports MediaPipe, whose own exit hooks must run after ours.
             landmarker = _SHARED[key] = kind(model_path, video=False)
+            if len(_SHARED) == 1:
+                _at_exit(_close_shared)
         yield landmarker
 
 
