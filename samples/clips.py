@@ -137,6 +137,8 @@ def render(spec: ClipSpec, path: Path) -> dict:
     roi = {"x": float(rx0), "y": float(ry0), "w": float(rx1 - rx0), "h": float(ry1 - ry0)}
     amplitude_px = round(s * sc.displacement_px(spec.amplitude * sc.default_amplitude), 2)
     truth.update(site=spec.site, framing=spec.framing, roi=roi, amplitude_px=amplitude_px)
+    if sc.reference_length_px:  # the face's height, for the jaw
+        truth["reference_length_px"] = round(s * sc.reference_length_px, 1)
     if sc.motion == "rotate":  # ankle, wrist: the part turns about the joint by this much
         truth["amplitude_deg"] = round(spec.amplitude * sc.default_amplitude, 3)
     return truth

@@ -30,6 +30,7 @@ class Scene:
     part_box_px: tuple[float, float, float, float]  # x0, y0, x1, y1 of the part
     reach_px: float  # distance from the pivot to the part's far end (rotate)
     default_amplitude: float  # degrees (rotate) or fraction of the part's height (translate)
+    reference_length_px: float | None = None  # the body length of the amplitude's fraction, if known
 
     def matrix(self, value: float) -> np.ndarray:
         """2×3 canvas transform of the part for one displacement ``value``."""
@@ -161,6 +162,10 @@ _JAWS = {
 }
 
 
+# Face height (face-mesh 10, forehead, to 152, chin), read once on each photo like the jaws.
+_FACE_HEIGHTS = {"grace_hopper": 201.4, "astronaut": 105.3}
+
+
 def _jaw(seed: int) -> Scene:
     name = ("grace_hopper", "astronaut")[seed % 2]
     img = photo(name).astype(np.float32)
@@ -172,7 +177,7 @@ def _jaw(seed: int) -> Scene:
     part = cv2.GaussianBlur(_fill(img.shape[:2], [poly]), (0, 0), 3.0)
     box = (float(poly[:, 0].min()), float(poly[:, 1].min()), float(poly[:, 0].max()), float(poly[:, 1].max()))
     pivot = ((box[0] + box[2]) / 2, box[1])
-    return Scene(img, part, pivot, "translate", (0.0, 1.0), box, 0.0, 0.10)
+    return Scene(img, part, pivot, "translate", (0.0, 1.0), box, 0.0, 0.10, 2 * _FACE_HEIGHTS[name])
 
 
 # A head from each photo (x0, y0, x1, y1): a face in view of a limb exam (patient, examiner).

@@ -41,6 +41,24 @@ def test_cli_json_is_the_full_result(clonus_clip, capsys):
                            "confidence", "grades", "quality", "tracking", "video"}  # fmt: skip
 
 
+def test_amplitude_is_a_fraction_of_the_face_height_the_landmarks_measure(tmp_path, clonus_clip, capsys):
+    path = tmp_path / "jaw.mp4"
+    beats = ClonusSpec(frequency_hz=6.0, beats=8, onset_s=0.8, seed=2)
+    truth = write_clip(ClipSpec(site="jaw", framing="medium", person=1, duration_s=3.0, clonus=beats), path)
+    assert main(["analyze", str(path), "--site", "jaw", "--json"]) == 0
+    amp = json.loads(capsys.readouterr().out)["amplitude"]
+    assert amp["reference"] == "face height (forehead to chin)"
+    assert amp["reference_length_px"] == pytest.approx(truth["reference_length_px"], rel=0.08)
+    fraction = amp["peak_to_peak_fraction"]
+    assert fraction == pytest.approx(amp["peak_to_peak_px"] / amp["reference_length_px"], rel=0.01)
+    assert fraction == pytest.approx(truth["amplitude_px"] / truth["reference_length_px"], rel=0.25)
+    # A close-up found from its motion has no landmarks to measure a body length on: no fraction.
+    assert main(["analyze", str(clonus_clip[0]), "--site", "ankle", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tracking"]["method"] == "motion"
+    assert result["amplitude"]["peak_to_peak_fraction"] is None and result["amplitude"]["reference"] is None
+
+
 def test_manual_roi_is_used(clonus_clip, capsys):
     path, _ = clonus_clip
     assert main(["analyze", str(path), "--roi", "0.55,0.45,0.25,0.35", "--json"]) == 0

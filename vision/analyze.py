@@ -19,9 +19,11 @@ from vision.closing import Closing
 from vision.errors import AnalysisInputError, NoFramesError
 from vision.frame_spool import FrameSpool
 from vision.landmarks import (
+    FACE,
     LOWER_JAW,
     POSE,
     FaceLandmarker,
+    Landmarks,
     PoseLandmarker,
     importing_mediapipe,
     shared_landmarker,
@@ -61,6 +63,13 @@ SITE_POINTS = {
     "knee": {"left": ("left_knee",), "right": ("right_knee",)},
     "wrist": {"left": ("left_wrist", "left_index"), "right": ("right_wrist", "right_index")},
 }  # fmt: skip
+# The body length an amplitude is given as a fraction of: (from, to) landmarks and its name.
+SITE_LENGTH = {
+    "ankle": ("heel", "foot_index", "foot length (heel to toe)"),
+    "knee": ("hip", "knee", "thigh length (hip to knee)"),
+    "wrist": ("wrist", "index", "hand length (wrist to index knuckle)"),
+}
+FACE_LENGTH = (FACE["forehead"], FACE["chin"], "face height (forehead to chin)")
 
 
 @dataclass
@@ -150,45 +159,67 @@ def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
     return float(stack_energy[y0:y1, x0:x1].mean())
 
 
-def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> tuple[str, str, Roi] | None:
-    """(site, method, roi) from landmarks, or None when no body part is found."""
+@dataclass(frozen=True)
+class _Located:
+    """Where landmarks put the part, and the body length its amplitude is a fraction of
+    (in pixels of the landmark frames; None when not seen)."""
+
+    site: str
+    method: str
+    roi: Roi
+    length_px: float | None
+    length_of: str
+
+
+def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
+    """The median distance between two landmarks over the frames where both are seen."""
+    a, b = ends
+    seen = [float(np.hypot(*(p.xy_px[a] - p.xy_px[b]))) for p in people
+            if min(p.visibility[a], p.visibility[b]) > 0.5]  # fmt: skip
+    return float(np.median(seen)) if seen else None
+
+
+def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> _Located | None:
+    """Where landmarks put the part, or None when no body part is found."""
     from models.registry import ModelUnavailableError, model_path
 
     if not samples:
         return None
+    h, w = samples[0].image.shape[:2]
     try:
-        candidates: list[tuple[float, str, str, Roi]] = []
+        candidates: list[tuple[float, _Located]] = []
         if site in ("auto", "ankle", "knee", "wrist"):
             with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
-                people = [(f, p) for f in samples for p in lm.detect(f.image)]
+                people = [p for f in samples for p in lm.detect(f.image)]
             sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
             for name, sides in sites.items():
-                for side_points in sides.values():
+                for side, side_points in sides.items():
                     idx = [POSE[k] for k in side_points]
-                    h, w = samples[0].image.shape[:2]
-                    pts = [p.xy_px[idx] for _, p in people
-                           if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
-                    if not pts:
+                    on_part = [p for p in people
+                               if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
+                    if not on_part:
                         continue
-                    roi = roi_from_points(np.concatenate(pts), w, h)
-                    candidates.append((_energy_in(energy, roi), name, "pose", roi))
+                    roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
+                    start, end, length_of = SITE_LENGTH[name]
+                    ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
+                    located = _Located(name, "pose", roi, _length_px(on_part, ends), length_of)
+                    candidates.append((_energy_in(energy, roi), located))
         if site in ("auto", "jaw"):
             with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
                 found = [lm.detect(f.image) for f in samples]
             # The largest face of each frame (the patient, close to the camera).
             faces = [max(fs, key=lambda face: np.ptp(face.xy_px[:, 1])) for fs in found if fs]
             if faces:
-                h, w = samples[0].image.shape[:2]
                 pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
                 roi = roi_from_points(pts, w, h, pad=0.15)
-                candidates.append((_energy_in(energy, roi), "jaw", "face", roi))
+                located = _Located("jaw", "face", roi, _length_px(faces, FACE_LENGTH[:2]), FACE_LENGTH[2])
+                candidates.append((_energy_in(energy, roi), located))
     except ModelUnavailableError as exc:
         log.warning("landmarks unavailable (%s); locating the part from motion", exc)
         return None
     if not candidates:
         return None
-    _, name, method, roi = max(candidates, key=lambda c: c[0])  # the limb that oscillates
-    return name, method, roi
+    return max(candidates, key=lambda c: c[0])[1]  # the limb that oscillates
 
 
 def _withheld(result: AnalysisResult) -> AnalysisResult:
@@ -223,19 +254,22 @@ def analyze_video(
         importing_mediapipe(enabled=roi is None),
         _decode_once(path, info, locate=roi is None, progress=lambda f: report(0.5 * f)) as decoded,
     ):
+        longest = max(info.width, info.height)
+        scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
+        length_px, length_of = None, None  # a body length, in source pixels
         if roi is not None:
             found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:
             energy = band_energy_map(decoded.small, decoded.time_s, band)
             located = _landmark_roi(decoded.samples, site, energy)
             if located is not None:
-                found_site, method, region = located
+                found_site, method, region = located.site, located.method, located.roi
+                if located.length_px:
+                    length_px, length_of = located.length_px * scale, located.length_of
             else:
                 region, _ = roi_from_energy(energy)
                 found_site, method = (site if site != "auto" else "ankle"), "motion"
         report(0.6)
-        longest = max(info.width, info.height)
-        scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
         n = max(1, len(decoded.spool))
 
         def tracked(i: int) -> None:
@@ -249,7 +283,6 @@ def analyze_video(
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored)  # fmt: skip
-    part_px = max(region.w * info.width, region.h * info.height)
     amp_px = osc.amplitude_pp
     amp_deg = None
     if found_site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle
@@ -263,7 +296,9 @@ def analyze_video(
         episodes=[Episode.model_validate(e.model_dump()) for e in osc.episodes],
         amplitude=Amplitude(
             peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
-            peak_to_peak_fraction=round(amp_px / part_px, 5) if amp_px is not None and part_px else None,
+            peak_to_peak_fraction=round(amp_px / length_px, 5) if amp_px is not None and length_px else None,
+            reference=length_of if length_px else None,
+            reference_length_px=round(length_px, 1) if length_px else None,
             peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
         ),
         regularity=osc.regularity,

@@ -72,8 +72,8 @@ def result_rows(res: AnalysisResult, sustained_min_beats: int) -> list[tuple[str
     amp_words = "—"
     if amp is not None and amp.peak_to_peak_px is not None:
         amp_words = f"{amp.peak_to_peak_px:.1f} px peak to peak"
-        if amp.peak_to_peak_fraction:
-            amp_words += f" ({100 * amp.peak_to_peak_fraction:.1f} % of the part's length)"
+        if amp.peak_to_peak_fraction and amp.reference:
+            amp_words += f" ({100 * amp.peak_to_peak_fraction:.1f} % of the {amp.reference})"
         if amp.peak_to_peak_deg is not None:  # the ankle's angle: what a clinician compares
             amp_words = f"{amp.peak_to_peak_deg:.1f}° peak to peak about the {res.site}; {amp_words}"
     scats, tardieu = res.grades.scats_clonus, res.grades.tardieu

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: amplitude.reference, and its fraction is of that body length
 
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
@@ -43,8 +43,14 @@ class Grades(_Model):
 class Amplitude(_Model):
     peak_to_peak_px: float | None = None
     peak_to_peak_fraction: float | None = Field(
-        None, description="Peak-to-peak as a fraction of the part's length (foot, face height)."
+        None,
+        description="Peak-to-peak as a fraction of a body length measured on the landmarks (see "
+        "reference); null when none was (a close-up found from its motion, a region drawn by hand).",
     )
+    reference: str | None = Field(
+        None, description="The body length of the fraction, e.g. 'foot length (heel to toe)'."
+    )
+    reference_length_px: float | None = Field(None, description="That length, in pixels of the video.")
     peak_to_peak_deg: float | None = Field(None, description="Ankle: angle about the ankle.")
 
 
