@@ -67,7 +67,7 @@ SITE_POINTS = {
 SITE_LENGTH = {
     "ankle": ("heel", "foot_index", "foot length (heel to toe)"),
     "knee": ("hip", "knee", "thigh length (hip to knee)"),
-    "wrist": ("wrist", "index", "hand length (wrist to index knuckle)"),
+    "wrist": ("wrist", "index", "hand length (wrist to index finger)"),
 }
 FACE_LENGTH = (FACE["forehead"], FACE["chin"], "face height (forehead to chin)")
 
