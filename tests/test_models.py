@@ -101,6 +101,15 @@ def test_pose_in_video_mode_tolerates_repeated_timestamps():
     assert first and second
 
 
+def _run_script(script: Path, text: str) -> subprocess.CompletedProcess:
+    """Run ``text`` as a script of its own, from the repository's root, in a fresh interpreter."""
+    script.write_text(text)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
 _FORKED_POOL = textwrap.dedent("""
     from concurrent.futures import ProcessPoolExecutor
     from vision.analyze import analyze_video
@@ -120,12 +129,7 @@ _FORKED_POOL = textwrap.dedent("""
 def test_a_forked_pool_of_analyses_ends_after_the_parent_used_landmarks(tmp_path):
     # A forked worker must not close MediaPipe's tasks at its exit: that waited forever on
     # threads left in the parent, and the pool (make eval, the eval tests) never ended.
-    script = tmp_path / "pool.py"
-    script.write_text(_FORKED_POOL)
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = _run_script(tmp_path / "pool.py", _FORKED_POOL)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["jaw", "jaw", "jaw", "ended"]
 
@@ -143,12 +147,7 @@ _SHARED_THEN_EXIT = textwrap.dedent("""
 def test_a_shared_landmarker_first_used_without_analysis_closes_quietly_at_exit(tmp_path):
     # Used before anything imported MediaPipe (a script, a notebook), its closing ran after
     # MediaPipe's own exit hooks had stopped the executor it closes through: a traceback.
-    script = tmp_path / "shared.py"
-    script.write_text(_SHARED_THEN_EXIT)
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = _run_script(tmp_path / "shared.py", _SHARED_THEN_EXIT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1"]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]

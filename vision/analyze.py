@@ -297,7 +297,7 @@ def analyze_video(
         amplitude=Amplitude(
             peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
             peak_to_peak_fraction=round(amp_px / length_px, 5) if amp_px is not None and length_px else None,
-            reference=length_of if length_px else None,
+            reference=length_of,  # set with length_px, or neither
             reference_length_px=round(length_px, 1) if length_px else None,
             peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
         ),
