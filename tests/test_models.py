@@ -151,3 +151,24 @@ def test_a_shared_landmarker_first_used_without_analysis_closes_quietly_at_exit(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1"]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+_DRAWING_ON_FIRST_USE = textwrap.dedent("""
+    import sys
+    from models.registry import model_path
+    from tests.conftest import astronaut_rgb
+    from vision.landmarks import FaceLandmarker
+
+    with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+        print(len(lm.detect(astronaut_rgb())), "matplotlib" in sys.modules)
+    from mediapipe.tasks.python.vision import drawing_utils
+    print(drawing_utils.DrawingSpec().thickness > 0, "matplotlib" in sys.modules)
+""")
+
+
+def test_mediapipe_drawing_helpers_are_loaded_only_when_used(tmp_path):
+    # They import matplotlib's pyplot (most of a second in a fresh process); the landmarks do
+    # not need them, and they still work when something does.
+    done = _run_script(tmp_path / "drawing.py", _DRAWING_ON_FIRST_USE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "False", "True", "True"]

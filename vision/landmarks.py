@@ -9,7 +9,11 @@ not thread-safe.
 from __future__ import annotations
 
 import atexit
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -33,7 +37,32 @@ LOWER_JAW = (17, 152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365)  # lower
 EYES = (33, 133, 159, 145, 362, 263, 386, 374)
 
 
+# MediaPipe's vision package imports its drawing helpers, and they import matplotlib's pyplot and
+# 3-D axes: most of the second that importing MediaPipe costs a fresh process, for helpers this
+# project never calls. They are loaded on first use instead (the standard library's LazyLoader).
+_DRAWING_HELPERS = frozenset({"mediapipe.tasks.python.vision.drawing_utils",
+                              "mediapipe.tasks.python.vision.drawing_styles"})  # fmt: skip
+
+
+class _LoadedOnFirstUse(importlib.abc.MetaPathFinder):
+    """Finds MediaPipe's drawing helpers as usual, but executes them on first attribute access."""
+
+    def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
+        if name not in _DRAWING_HELPERS:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def _defer_drawing_helpers() -> None:
+    if not any(isinstance(f, _LoadedOnFirstUse) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LoadedOnFirstUse())
+
+
 def _import_mediapipe() -> None:
+    _defer_drawing_helpers()
     with suppress(Exception):  # the real import, later, reports any failure
         from mediapipe.tasks.python import vision  # noqa: F401
 
@@ -68,6 +97,7 @@ class _Landmarker(Closing):
     kind = ""
 
     def __init__(self, model_path: str | Path, *, video: bool = True) -> None:
+        _defer_drawing_helpers()
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python import vision as mp_vision
