@@ -245,6 +245,22 @@ class _Step:
         return self.before + self.step
 
 
+def _depth_in_hull(points: np.ndarray) -> np.ndarray:
+    """How far each point lies inside the points' convex hull (0 on it), in pixels: inside a
+    convex polygon, the distance to its outline is the least distance to its edges' lines."""
+    hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    if len(hull) < 3:
+        return np.zeros(len(points))
+    edge = np.roll(hull, -1, axis=0) - hull
+    length = np.hypot(*edge.T)
+    ok = length > 1e-9
+    hull, edge, length = hull[ok], edge[ok], length[ok]
+    # |cross(edge, p − start)| / |edge|: the distance from each point to each edge's line.
+    rel = points[:, None, :] - hull[None]
+    dist = np.abs(edge[:, 0] * rel[..., 1] - edge[:, 1] * rel[..., 0]) / length
+    return dist.min(axis=1)
+
+
 def _rotation_deg(before: np.ndarray, after: np.ndarray) -> float:
     """The rotation (degrees, counter-clockwise as seen) that best takes one point set to the
     other about their centroids (Procrustes).
@@ -253,9 +269,7 @@ def _rotation_deg(before: np.ndarray, after: np.ndarray) -> float:
     the still background too and move less than the part; those well inside it are used
     when there are enough.
     """
-    hull = cv2.convexHull(after.astype(np.float32))
-    inside = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in after])
-    keep = inside > _LK["winSize"][0] // 2
+    keep = _depth_in_hull(after) > _LK["winSize"][0] // 2
     if keep.sum() >= 3:
         before, after = before[keep], after[keep]
     p, q = before - before.mean(axis=0), after - after.mean(axis=0)
@@ -278,14 +292,16 @@ def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray
     movers are left, the features nearest to where the movers were stand in for them, so the
     last, fading beats are measured on the part and not on the still skin around it.
     """
-    power: dict[int, list[float]] = {}
-    for st in log:
-        for i, d2 in zip(st.ids.tolist(), (st.step**2).sum(axis=1).tolist(), strict=True):
-            power.setdefault(i, []).append(d2)
-    energy = {i: float(np.mean(v)) for i, v in power.items() if len(v) >= 3}
-    top = float(np.percentile(list(energy.values()), 95)) if energy else 0.0
-    movers = {i for i, e in energy.items() if e >= 0.3 * top}
-    picks = [np.array([i in movers for i in st.ids.tolist()], bool) for st in log]
+    ids, seen = np.unique(
+        np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)]), return_inverse=True
+    )
+    steps2 = np.concatenate([(st.step**2).sum(axis=1) for st in log] or [np.zeros(0)])
+    life = np.bincount(seen, minlength=len(ids))
+    lived = life >= 3
+    energy = np.bincount(seen, weights=steps2, minlength=len(ids))[lived] / life[lived]
+    top = float(np.percentile(energy, 95)) if len(energy) else 0.0
+    movers = ids[lived][energy >= 0.3 * top]
+    picks = [np.isin(st.ids, movers) for st in log]
     counts = [int(p.sum()) for p in picks if p.sum() >= 2]
     stand_ins = max(3, int(np.median(counts))) if counts else 0
     last: np.ndarray | None = None  # where the part was last seen
