@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,21 +120,30 @@ def test_analysis_decodes_the_video_once(clonus_clip, monkeypatch):
     assert len(calls) == 1
 
 
-def test_mediapipe_is_imported_during_the_block_and_done_after_it():
-    # In a fresh interpreter: the import runs on a background thread while the block (the
-    # decoding) runs, and is finished, not left running, when the block ends.
-    code = (
-        "import sys, threading\n"
-        "from vision.landmarks import importing_mediapipe\n"
-        "assert 'mediapipe' not in sys.modules\n"
-        "with importing_mediapipe():\n"
-        "    started = [t.name for t in threading.enumerate()]\n"
-        "assert 'mediapipe-import' in started, started\n"
-        "assert 'mediapipe.tasks.python.vision' in sys.modules\n"
-        "assert not [t for t in threading.enumerate() if t.name == 'mediapipe-import']\n"
-        "with importing_mediapipe(enabled=False):\n"
-        "    assert not [t for t in threading.enumerate() if t.name == 'mediapipe-import']\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+def test_landmarks_are_found_on_their_own_thread_while_the_video_is_decoded(monkeypatch, tmp_path):
+    # Landmarks (and MediaPipe's import with the first frame) no longer wait for the end of the
+    # decoding: the first sampled frame's landmarks are found before the last frame is decoded.
+    import vision.analyze as analyze
+
+    events: list[tuple[str, str]] = []
+    real_decoded, real_detect = analyze.iter_decoded, analyze._detect
+
+    def decoded(*args, **kwargs):
+        yield from real_decoded(*args, **kwargs)
+        events.append(("decoded", threading.current_thread().name))
+
+    def detect(*args, **kwargs):
+        seen = real_detect(*args, **kwargs)
+        events.append(("landmarks", threading.current_thread().name))
+        return seen
+
+    monkeypatch.setattr(analyze, "iter_decoded", decoded)
+    monkeypatch.setattr(analyze, "_detect", detect)
+    path = tmp_path / "face.mp4"
+    write_clip(ClipSpec(site="jaw", framing="medium", duration_s=3.0, clonus=ClonusSpec(beats=0)), path)
+    result = analyze.analyze_video(path, site="jaw").result
+    assert result.tracking.method == "face"
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("landmarks") == analyze.LANDMARK_FRAMES
+    assert kinds.index("landmarks") < kinds.index("decoded")
+    assert {name.split("_")[0] for kind, name in events if kind == "landmarks"} == {"landmarks"}

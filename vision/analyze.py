@@ -25,7 +25,6 @@ from vision.landmarks import (
     FaceLandmarker,
     Landmarks,
     PoseLandmarker,
-    importing_mediapipe,
     shared_landmarker,
 )
 from vision.oscillation import OscillationResult, detect_oscillation, episode_peak_to_peak
@@ -92,41 +91,77 @@ def parse_roi(text: str) -> Roi:
     return roi
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """The landmarks found on one sampled frame: people (pose) and faces, as the site needs."""
+
+    people: list[Landmarks]
+    faces: list[Landmarks]
+
+
+def _detect(image_rgb: np.ndarray, site: str) -> _Seen:
+    """Landmarks on one frame, with the process's shared landmarkers (the first call imports
+    MediaPipe and creates them)."""
+    from models.registry import model_path
+
+    people: list[Landmarks] = []
+    faces: list[Landmarks] = []
+    if site in ("auto", "ankle", "knee", "wrist"):
+        with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
+            people = lm.detect(image_rgb)
+    if site in ("auto", "jaw"):
+        with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
+            faces = lm.detect(image_rgb)
+    return _Seen(people, faces)
+
+
 @dataclass
 class _Pass(Closing):
     """What one decoding pass keeps: the tracking frames (spooled), the small stack for the
-    motion-energy map, and a few RGB frames for the landmarks."""
+    motion-energy map, and the landmarks being found on a few frames."""
 
     spool: FrameSpool
     small: np.ndarray  # (n, h, w) uint8
     time_s: np.ndarray
-    samples: list[Frame]
+    seen: list[Future[_Seen]]
+    size: tuple[int, int]  # (w, h) of the frames the landmarks were found on
 
     def close(self) -> None:
         self.spool.close()
 
 
-def _decode_once(path: Path, info: VideoInfo, *, locate: bool, progress: Callable[[float], None]) -> _Pass:
-    """Spool the tracking frames; with ``locate``, also keep what finds the part (the small
-    stack for the energy map and the landmark frames).
+def _decode_once(
+    path: Path,
+    info: VideoInfo,
+    *,
+    finder: ThreadPoolExecutor | None,
+    site: str,
+    progress: Callable[[float], None],
+) -> _Pass:
+    """Spool the tracking frames; with a ``finder`` thread, also keep what finds the part: the
+    small stack for the energy map, and landmarks found on a few frames by the finder while
+    the decoding goes on (its first frame imports MediaPipe and creates the landmarker).
 
     Frames are converted (scaled, gray, upright) on a second thread, in decoding order, while
     the next ones are decoded: the decoder alone leaves part of the machine idle.
     """
     last = max(0, info.frame_count - 1)
-    wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if locate else set()
+    wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if finder else set()
     spool = FrameSpool()
-    small, times, rgb = [], [], []
+    small, times, seen = [], [], []
+    size = [0, 0]
     n = max(1, info.frame_count)
 
     def keep(index: int, time_s: float, frame) -> None:
         gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
         spool.append(Frame(index, time_s, gray))
-        if locate:
+        if finder is not None:
             small.append(shrunk(gray, MAP_MAX_SIDE_PX))
         times.append(time_s)
-        if index in wanted:
-            rgb.append(Frame(index, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
+        if finder is not None and index in wanted:
+            rgb = frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)
+            size[:] = rgb.shape[1], rgb.shape[0]
+            seen.append(finder.submit(_detect, rgb, site))
 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
@@ -140,12 +175,15 @@ def _decode_once(path: Path, info: VideoInfo, *, locate: bool, progress: Callabl
             while pending:
                 pending.popleft().result()
     except BaseException:
+        for job in seen:
+            job.cancel()
         spool.close()
         raise
     if not times:
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
-    return _Pass(spool, np.stack(small) if small else np.zeros((0, 0, 0), np.uint8), np.asarray(times), rgb)
+    small_stack = np.stack(small) if small else np.zeros((0, 0, 0), np.uint8)
+    return _Pass(spool, small_stack, np.asarray(times), seen, (size[0], size[1]))
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
@@ -179,44 +217,44 @@ def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
     return float(np.median(seen)) if seen else None
 
 
-def _landmark_roi(samples: list[Frame], site: str, energy: np.ndarray) -> _Located | None:
+def _landmark_roi(
+    seen: list[Future[_Seen]], size: tuple[int, int], site: str, energy: np.ndarray
+) -> _Located | None:
     """Where landmarks put the part, or None when no body part is found."""
-    from models.registry import ModelUnavailableError, model_path
+    from models.registry import ModelUnavailableError
 
-    if not samples:
+    if not seen:
         return None
-    h, w = samples[0].image.shape[:2]
+    w, h = size
     try:
-        candidates: list[tuple[float, _Located]] = []
-        if site in ("auto", "ankle", "knee", "wrist"):
-            with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
-                people = [p for f in samples for p in lm.detect(f.image)]
-            sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
-            for name, sides in sites.items():
-                for side, side_points in sides.items():
-                    idx = [POSE[k] for k in side_points]
-                    on_part = [p for p in people
-                               if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
-                    if not on_part:
-                        continue
-                    roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
-                    start, end, length_of = SITE_LENGTH[name]
-                    ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
-                    located = _Located(name, "pose", roi, _length_px(on_part, ends), length_of)
-                    candidates.append((_energy_in(energy, roi), located))
-        if site in ("auto", "jaw"):
-            with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
-                found = [lm.detect(f.image) for f in samples]
-            # The largest face of each frame (the patient, close to the camera).
-            faces = [max(fs, key=lambda face: np.ptp(face.xy_px[:, 1])) for fs in found if fs]
-            if faces:
-                pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
-                roi = roi_from_points(pts, w, h, pad=0.15)
-                located = _Located("jaw", "face", roi, _length_px(faces, FACE_LENGTH[:2]), FACE_LENGTH[2])
-                candidates.append((_energy_in(energy, roi), located))
+        found = [job.result() for job in seen]
     except ModelUnavailableError as exc:
         log.warning("landmarks unavailable (%s); locating the part from motion", exc)
         return None
+    candidates: list[tuple[float, _Located]] = []
+    if site in ("auto", "ankle", "knee", "wrist"):
+        people = [p for f in found for p in f.people]
+        sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
+        for name, sides in sites.items():
+            for side, side_points in sides.items():
+                idx = [POSE[k] for k in side_points]
+                on_part = [p for p in people
+                           if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
+                if not on_part:
+                    continue
+                roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
+                start, end, length_of = SITE_LENGTH[name]
+                ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
+                located = _Located(name, "pose", roi, _length_px(on_part, ends), length_of)
+                candidates.append((_energy_in(energy, roi), located))
+    if site in ("auto", "jaw"):
+        # The largest face of each frame (the patient, close to the camera).
+        faces = [max(f.faces, key=lambda face: np.ptp(face.xy_px[:, 1])) for f in found if f.faces]
+        if faces:
+            pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
+            roi = roi_from_points(pts, w, h, pad=0.15)
+            located = _Located("jaw", "face", roi, _length_px(faces, FACE_LENGTH[:2]), FACE_LENGTH[2])
+            candidates.append((_energy_in(energy, roi), located))
     if not candidates:
         return None
     return max(candidates, key=lambda c: c[0])[1]  # the limb that oscillates
@@ -249,10 +287,12 @@ def analyze_video(
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
 
-    # Landmarks come after the decoding pass: their library is imported meanwhile.
+    # Landmarks are found on their own thread while the decoding goes on.
     with (
-        importing_mediapipe(enabled=roi is None),
-        _decode_once(path, info, locate=roi is None, progress=lambda f: report(0.5 * f)) as decoded,
+        ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder,
+        _decode_once(
+            path, info, finder=finder if roi is None else None, site=site, progress=lambda f: report(0.5 * f)
+        ) as decoded,  # fmt: skip
     ):
         longest = max(info.width, info.height)
         scale = max(1.0, longest / TRACK_MAX_SIDE_PX)
@@ -261,7 +301,7 @@ def analyze_video(
             found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:
             energy = band_energy_map(decoded.small, decoded.time_s, band)
-            located = _landmark_roi(decoded.samples, site, energy)
+            located = _landmark_roi(decoded.seen, decoded.size, site, energy)
             if located is not None:
                 found_site, method, region = located.site, located.method, located.roi
                 if located.length_px:

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,27 +59,6 @@ class _LoadedOnFirstUse(importlib.abc.MetaPathFinder):
 def _defer_drawing_helpers() -> None:
     if not any(isinstance(f, _LoadedOnFirstUse) for f in sys.meta_path):
         sys.meta_path.insert(0, _LoadedOnFirstUse())
-
-
-def _import_mediapipe() -> None:
-    _defer_drawing_helpers()
-    with suppress(Exception):  # the real import, later, reports any failure
-        from mediapipe.tasks.python import vision  # noqa: F401
-
-
-@contextmanager
-def importing_mediapipe(enabled: bool = True) -> Iterator[None]:
-    """Import MediaPipe (about a second, mostly its drawing and audio helpers) on a background
-    thread while the block runs, e.g. the decoding; a later import waits for it, and so does
-    leaving the block (no import left running at exit)."""
-    thread = threading.Thread(target=_import_mediapipe, name="mediapipe-import", daemon=True)
-    if enabled:
-        thread.start()
-    try:
-        yield
-    finally:
-        if enabled:
-            thread.join()
 
 
 @dataclass(frozen=True)
