@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ from vision.errors import (
     VideoTooLongError,
     VideoTooShortError,
 )
-from vision.video_io import VideoLimits, iter_frames, probe
+from vision.video_io import VideoLimits, _area_scaled, iter_frames, probe
 from vision.video_writer import VideoWriter
 
 PORTRAIT = np.zeros((64, 32, 3), np.uint8)
@@ -212,3 +213,14 @@ def test_frame_spool_gives_back_every_frame_in_order(clip_factory):
             assert all(np.array_equal(b.image, f.image) for b, f in zip(back, frames, strict=True))
         with pytest.raises(ValueError):
             spool.append(type(frames[0])(99, 9.9, np.zeros((3, 3), np.uint8)))
+
+
+@pytest.mark.parametrize("stored, size", [((1920, 1080), (640, 360)), ((3200, 1800), (640, 360)),
+                                          ((1280, 720), (640, 360)), ((1000, 700), (640, 448))])  # fmt: skip
+def test_frames_are_scaled_down_to_the_same_pixels_as_an_area_resize(stored, size):
+    # The odd whole factors (3, 5) take a faster path; every size gives OpenCV's area average.
+    rng = np.random.default_rng(7)
+    image = cv2.GaussianBlur(rng.integers(0, 256, stored[::-1], dtype=np.uint8), (0, 0), 0.8)
+    fast = _area_scaled(image, size)
+    assert fast.shape == size[::-1] and fast.flags.c_contiguous
+    assert np.array_equal(fast, cv2.resize(image, size, interpolation=cv2.INTER_AREA))

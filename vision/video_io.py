@@ -313,10 +313,24 @@ def _convert(frame: av.VideoFrame, fmt: str, scale: tuple[int, int] | None) -> n
         return frame.to_ndarray(format=fmt)
     plane = frame.planes[0]
     luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-    luma = cv2.resize(luma, scale, interpolation=cv2.INTER_AREA) if scale is not None else luma.copy()
+    luma = _area_scaled(luma, scale) if scale is not None else luma.copy()
     if frame.format.name.startswith("yuvj") or frame.color_range == 2:  # already full range (JPEG)
         return luma
     return cv2.LUT(luma, _LIMITED_TO_FULL)
+
+
+def _area_scaled(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` area-averaged down to ``size`` (w, h).
+
+    By an odd whole factor (1080p to 640 × 360 is 3), a box filter read every k-th pixel gives
+    the very same pixels as OpenCV's area resize (k² is odd: no rounding ties) in half the time.
+    """
+    h, w = image.shape[:2]
+    k = w // size[0]
+    if k % 2 == 1 and k > 1 and size[0] * k == w and size[1] * k == h:
+        box = cv2.boxFilter(image, -1, (k, k), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(box[::k, ::k])
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _scale_size(info: VideoInfo, max_side_px: int | None) -> tuple[int, int] | None:
