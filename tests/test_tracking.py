@@ -8,7 +8,7 @@ import pytest
 from scipy import signal
 
 from vision.schema import Roi
-from vision.tracking import band_energy_map, roi_from_energy, similarity_fit, track_region
+from vision.tracking import _depth_in_hull, band_energy_map, roi_from_energy, similarity_fit, track_region
 from vision.video_io import Frame, shrunk
 
 W, H, FPS = 320, 240, 30.0
@@ -132,3 +132,15 @@ def test_fading_beats_are_measured_after_the_moving_features_are_lost():
     y = np.cumsum([m[1] for m in moving])
     late = t >= 2.0
     assert np.ptp(y[late]) > 0.5 * np.ptp(x[late])  # the fading beats are still there
+
+
+def test_depth_inside_the_hull_is_the_distance_to_its_outline():
+    # What the rotation's "well inside the part" test measures, for all points at once; the same
+    # as OpenCV's point-in-polygon distance, and 0 for points on a line (no inside).
+    rng = np.random.default_rng(5)
+    for n in (3, 7, 40, 150):
+        pts = rng.uniform(0, 200, (n, 2))
+        hull = cv2.convexHull(pts.astype(np.float32))
+        ref = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in pts]
+        assert np.allclose(_depth_in_hull(pts), ref, atol=1e-3)
+    assert np.array_equal(_depth_in_hull(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])), np.zeros(3))
