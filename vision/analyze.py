@@ -91,12 +91,19 @@ def parse_roi(text: str) -> Roi:
     return roi
 
 
+# The sites each landmark model finds ("auto": both).
+_POSE_SITES = ("auto", "ankle", "knee", "wrist")
+_FACE_SITES = ("auto", "jaw")
+
+
 @dataclass(frozen=True)
 class _Seen:
-    """The landmarks found on one sampled frame: people (pose) and faces, as the site needs."""
+    """The landmarks found on one sampled frame: people (pose) and faces, as the site needs,
+    in pixels of that frame (``size``: w, h)."""
 
     people: list[Landmarks]
     faces: list[Landmarks]
+    size: tuple[int, int]
 
 
 def _detect(image_rgb: np.ndarray, site: str) -> _Seen:
@@ -106,13 +113,13 @@ def _detect(image_rgb: np.ndarray, site: str) -> _Seen:
 
     people: list[Landmarks] = []
     faces: list[Landmarks] = []
-    if site in ("auto", "ankle", "knee", "wrist"):
+    if site in _POSE_SITES:
         with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
             people = lm.detect(image_rgb)
-    if site in ("auto", "jaw"):
+    if site in _FACE_SITES:
         with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
             faces = lm.detect(image_rgb)
-    return _Seen(people, faces)
+    return _Seen(people, faces, (image_rgb.shape[1], image_rgb.shape[0]))
 
 
 @dataclass
@@ -124,7 +131,6 @@ class _Pass(Closing):
     small: np.ndarray  # (n, h, w) uint8
     time_s: np.ndarray
     seen: list[Future[_Seen]]
-    size: tuple[int, int]  # (w, h) of the frames the landmarks were found on
 
     def close(self) -> None:
         self.spool.close()
@@ -149,7 +155,6 @@ def _decode_once(
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if finder else set()
     spool = FrameSpool()
     small, times, seen = [], [], []
-    size = [0, 0]
     n = max(1, info.frame_count)
 
     def keep(index: int, time_s: float, frame) -> None:
@@ -159,9 +164,7 @@ def _decode_once(
             small.append(shrunk(gray, MAP_MAX_SIDE_PX))
         times.append(time_s)
         if finder is not None and index in wanted:
-            rgb = frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)
-            size[:] = rgb.shape[1], rgb.shape[0]
-            seen.append(finder.submit(_detect, rgb, site))
+            seen.append(finder.submit(_detect, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX), site))
 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
@@ -183,7 +186,7 @@ def _decode_once(
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
     small_stack = np.stack(small) if small else np.zeros((0, 0, 0), np.uint8)
-    return _Pass(spool, small_stack, np.asarray(times), seen, (size[0], size[1]))
+    return _Pass(spool, small_stack, np.asarray(times), seen)
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
@@ -217,22 +220,20 @@ def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
     return float(np.median(seen)) if seen else None
 
 
-def _landmark_roi(
-    seen: list[Future[_Seen]], size: tuple[int, int], site: str, energy: np.ndarray
-) -> _Located | None:
+def _landmark_roi(seen: list[Future[_Seen]], site: str, energy: np.ndarray) -> _Located | None:
     """Where landmarks put the part, or None when no body part is found."""
     from models.registry import ModelUnavailableError
 
     if not seen:
         return None
-    w, h = size
     try:
         found = [job.result() for job in seen]
     except ModelUnavailableError as exc:
         log.warning("landmarks unavailable (%s); locating the part from motion", exc)
         return None
+    w, h = found[0].size
     candidates: list[tuple[float, _Located]] = []
-    if site in ("auto", "ankle", "knee", "wrist"):
+    if site in _POSE_SITES:
         people = [p for f in found for p in f.people]
         sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
         for name, sides in sites.items():
@@ -247,7 +248,7 @@ def _landmark_roi(
                 ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
                 located = _Located(name, "pose", roi, _length_px(on_part, ends), length_of)
                 candidates.append((_energy_in(energy, roi), located))
-    if site in ("auto", "jaw"):
+    if site in _FACE_SITES:
         # The largest face of each frame (the patient, close to the camera).
         faces = [max(f.faces, key=lambda face: np.ptp(face.xy_px[:, 1])) for f in found if f.faces]
         if faces:
@@ -301,7 +302,7 @@ def analyze_video(
             found_site, method, region = (site if site != "auto" else "ankle"), "manual", roi
         else:
             energy = band_energy_map(decoded.small, decoded.time_s, band)
-            located = _landmark_roi(decoded.seen, decoded.size, site, energy)
+            located = _landmark_roi(decoded.seen, site, energy)
             if located is not None:
                 found_site, method, region = located.site, located.method, located.roi
                 if located.length_px:
