@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import pytest
 from scipy import signal
 
 from vision.schema import Roi
-from vision.tracking import _depth_in_hull, band_energy_map, roi_from_energy, similarity_fit, track_region
+from vision.tracking import (
+    _BG_TOP_UP_FRAMES,
+    _camera_ahead,
+    _depth_in_hull,
+    band_energy_map,
+    roi_from_energy,
+    similarity_fit,
+    track_region,
+)
 from vision.video_io import Frame, shrunk
 
 W, H, FPS = 320, 240, 30.0
@@ -144,3 +155,27 @@ def test_depth_inside_the_hull_is_the_distance_to_its_outline():
         ref = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in pts]
         assert np.allclose(_depth_in_hull(pts), ref, atol=1e-3)
     assert np.array_equal(_depth_in_hull(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])), np.zeros(3))
+
+
+def test_the_camera_is_followed_on_its_own_thread_in_frame_order_ahead_of_the_part():
+    steps: list[tuple[str, int, bool]] = []
+    handed_out: list[int] = []
+
+    class Recorder:
+        def step(self, gray: np.ndarray, top_up: bool) -> np.ndarray:
+            steps.append((threading.current_thread().name, int(gray[0, 0]), top_up))
+            return np.eye(2, 3)
+
+    images = [np.full((4, 4), i, np.uint8) for i in range(40)]
+    frames = ((Frame(i, i / FPS, im), im, 1.0) for i, im in enumerate(images))
+    with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
+        for frame, _gray, _mean, job in _camera_ahead(frames, Recorder(), pool, ahead=2):
+            assert job.result().shape == (2, 3)
+            handed_out.append(frame.index)
+            if frame.index < 37:  # the next two frames' steps are already queued or done
+                pool.submit(lambda: None).result()  # wait for the queue ahead of this
+                assert len(steps) >= frame.index + 3
+    assert handed_out == list(range(40))
+    assert [index for _, index, _ in steps] == list(range(40))
+    assert all(name.startswith("camera") for name, _, _ in steps)
+    assert [i for _, i, top_up in steps if top_up] == list(range(0, 40, _BG_TOP_UP_FRAMES))

@@ -8,8 +8,10 @@ clonus band concentrates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -343,22 +345,72 @@ def _topped_up(
     return (new if pts is None else np.concatenate([pts, new]).astype(np.float32)), len(new)
 
 
-def _camera_step(
-    prev: np.ndarray | None, gray: np.ndarray, pts: np.ndarray | None, mask: np.ndarray, top_up: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The camera's motion from ``prev`` to ``gray`` (a 2×3 similarity; none without ``prev``)
-    and its corners in ``gray``, topped up when due."""
-    camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    if prev is not None and pts is not None and len(pts) >= _MIN_FEATURES:
-        # The camera's points are checked by the robust fit instead of tracking them back.
-        nxt, ok = _flow(prev, gray, pts, lk=_LK_CAMERA, back_check=False)
-        if ok.sum() >= _MIN_FEATURES:
-            camera, weight = similarity_fit(pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok])
-            ok[np.flatnonzero(ok)[weight == 0]] = False  # moving things are not the camera
-        pts = nxt[ok].reshape(-1, 1, 2)
-    # Strong, spread corners only: flat areas in compressed video often do not move.
-    pts, _ = _topped_up(gray, mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
-    return camera, pts
+class _Camera:
+    """The camera's motion from frame to frame: a robust similarity fitted to strong corners
+    outside the region (the background and the still reference). Steps must come in frame
+    order; the corners are topped up when due."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self._mask = mask
+        self._prev: np.ndarray | None = None
+        self._pts: np.ndarray | None = None
+
+    def step(self, gray: np.ndarray, top_up: bool) -> np.ndarray:
+        """The 2×3 similarity from the previous frame to ``gray`` (none for the first)."""
+        camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        pts = self._pts
+        if self._prev is not None and pts is not None and len(pts) >= _MIN_FEATURES:
+            # The camera's points are checked by the robust fit instead of tracking them back.
+            nxt, ok = _flow(self._prev, gray, pts, lk=_LK_CAMERA, back_check=False)
+            if ok.sum() >= _MIN_FEATURES:
+                camera, weight = similarity_fit(pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok])
+                ok[np.flatnonzero(ok)[weight == 0]] = False  # moving things are not the camera
+            pts = nxt[ok].reshape(-1, 1, 2)
+        # Strong, spread corners only: flat areas in compressed video often do not move.
+        self._pts, _ = _topped_up(gray, self._mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
+        self._prev = gray
+        return camera
+
+
+def _levelled(frames: Iterable[Frame]) -> Iterator[tuple[Frame, np.ndarray, float]]:
+    """Each frame with its gray image brought to the first frame's brightness (LED flicker
+    and auto-exposure are a gain, taken out), and its own mean brightness."""
+    ref_mean = None
+    for frame in frames:
+        mean = float(frame.image.mean())
+        ref_mean = ref_mean or max(mean, 1.0)
+        gray = frame.image
+        if abs(mean / ref_mean - 1) > 0.01:
+            gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
+        yield frame, gray, mean
+
+
+def _camera_ahead(
+    frames: Iterator[tuple[Frame, np.ndarray, float]],
+    camera: _Camera,
+    pool: ThreadPoolExecutor,
+    ahead: int = 2,
+) -> Iterator[tuple[Frame, np.ndarray, float, Future[np.ndarray]]]:
+    """The frames, each with its camera step being found on ``pool`` (one worker, so in frame
+    order) up to ``ahead`` frames before the part's tracking reaches it."""
+    queued: deque[tuple[Frame, np.ndarray, float, Future[np.ndarray]]] = deque()
+    for n, (frame, gray, mean) in enumerate(frames):
+        queued.append((frame, gray, mean, pool.submit(camera.step, gray, n % _BG_TOP_UP_FRAMES == 0)))
+        if len(queued) > ahead:
+            yield queued.popleft()
+    yield from queued
+
+
+def _masks(roi: Roi, w: int, h: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Where the part's features are found (the region), where the camera's are (outside
+    the region grown by half its size on each side), and the region's box in pixels."""
+    x0, y0, x1, y1 = roi_to_px(roi, w, h)
+    part_mask = np.zeros((h, w), np.uint8)
+    part_mask[y0:y1, x0:x1] = 255
+    bg_mask = np.full((h, w), 255, np.uint8)
+    mx, my = (x1 - x0) // 2, (y1 - y0) // 2
+    bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
+    return part_mask, bg_mask, (x0, y0, x1, y1)
 
 
 def track_region(
@@ -373,48 +425,32 @@ def track_region(
 
     ``scale`` converts the frames' pixels to source pixels (source = frame × scale). The
     camera's motion between frames is a robust similarity fitted to strong corners outside
-    the region (the background and the still reference); each part feature's step is taken
-    relative to where the camera alone would have carried it.
+    the region, followed on a second thread a few frames ahead; each part feature's step is
+    taken relative to where the camera alone would have carried it.
     """
     times, valid, cam, bright, sharp = [], [], [], [], []
     log: list[_Step] = []
     prev = None
-    part_pts = bg_pts = None
+    part_pts = None
     part_ids = np.zeros(0, np.int64)
     next_id = 0
     cam_pos = np.zeros(2)
     attempted = survived = 0
-    part_mask = bg_mask = None
-    ref_mean = None
-    centre = np.zeros(2)
+    levelled = _levelled(frames)
+    first = next(levelled, None)
+    h, w = first[1].shape if first is not None else (1, 1)
+    part_mask, bg_mask, box = _masks(roi, w, h)
+    x0, y0, x1, y1 = box
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    stream = itertools.chain([first], levelled) if first is not None else iter(())
     with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
-        for n, frame in enumerate(frames):
-            gray = frame.image
-            h, w = gray.shape
-            mean = float(gray.mean())
-            ref_mean = ref_mean or max(mean, 1.0)
-            if abs(mean / ref_mean - 1) > 0.01:  # LED flicker, auto-exposure: a gain, taken out
-                gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
-            if part_mask is None:
-                x0, y0, x1, y1 = roi_to_px(roi, w, h)
-                part_mask = np.zeros((h, w), np.uint8)
-                part_mask[y0:y1, x0:x1] = 255
-                bg_mask = np.full((h, w), 255, np.uint8)
-                mx, my = (x1 - x0) // 2, (y1 - y0) // 2
-                bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
-                box = (x0, y0, x1, y1)
-                centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
             step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
-            tracking = prev is not None and part_pts is not None and len(part_pts) > 0
-            # The camera is followed on the second thread while this one follows the part.
-            camera_job = pool.submit(_camera_step, prev if tracking else None, gray, bg_pts, bg_mask,
-                                     n % _BG_TOP_UP_FRAMES == 0)  # fmt: skip
-            if tracking:
+            if prev is not None and part_pts is not None and len(part_pts) > 0:
                 nxt, ok = _flow(prev, gray, part_pts)
                 attempted += len(part_pts)
                 survived += int(ok.sum())
-            camera, bg_pts = camera_job.result()
-            if tracking:
+                camera = camera_job.result()
                 before = part_pts.reshape(-1, 2)[ok]
                 after = nxt.reshape(-1, 2)[ok]
                 steadied = _apply(camera, before)  # where the camera alone would have carried them
@@ -429,7 +465,6 @@ def track_region(
             times.append(frame.time_s)
             cam.append(cam_pos * scale)
             bright.append(mean)
-            x0, y0, x1, y1 = box
             crop = gray[y0:y1, x0:x1]
             sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
             prev = gray
