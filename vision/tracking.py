@@ -446,11 +446,13 @@ def track_region(
     with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
         for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
             step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
-            if prev is not None and part_pts is not None and len(part_pts) > 0:
+            tracking = prev is not None and part_pts is not None and len(part_pts) > 0
+            if tracking:
                 nxt, ok = _flow(prev, gray, part_pts)
                 attempted += len(part_pts)
                 survived += int(ok.sum())
-                camera = camera_job.result()
+            camera = camera_job.result()  # raises what the camera's step raised
+            if tracking:
                 before = part_pts.reshape(-1, 2)[ok]
                 after = nxt.reshape(-1, 2)[ok]
                 steadied = _apply(camera, before)  # where the camera alone would have carried them
