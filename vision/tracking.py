@@ -438,11 +438,14 @@ def track_region(
     attempted = survived = 0
     levelled = _levelled(frames)
     first = next(levelled, None)
-    h, w = first[1].shape if first is not None else (1, 1)
+    if first is None:
+        empty = np.zeros((0, 2))
+        return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
+    h, w = first[1].shape
     part_mask, bg_mask, box = _masks(roi, w, h)
     x0, y0, x1, y1 = box
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-    stream = itertools.chain([first], levelled) if first is not None else iter(())
+    stream = itertools.chain([first], levelled)
     with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
         for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
             step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
@@ -472,9 +475,6 @@ def track_region(
             prev = gray
             if progress is not None:
                 progress(frame.index)
-    if not times:
-        empty = np.zeros((0, 2))
-        return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     pos = np.zeros(2)
     xy = []
     moving, where, turn = _moving_steps(log)
