@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing as mp
 import os
@@ -115,14 +116,44 @@ def run_analysis(analysis_id: str) -> str:
                           .values(progress=pct, updated_at=utcnow()))  # fmt: skip
                 s.commit()
 
-    t0 = time.perf_counter()
     try:
+        _load_analysis()
+        t0 = time.perf_counter()
         with _time_limit(settings, analysis_id):
             status, outcome = _analyze(settings, analysis_id, row, progress)
     except JobTimeLimitError:
         status, outcome = "failed", {"error": _over_time(settings)}
+    except Exception as exc:  # never a traceback to the client; nothing identifying in the log
+        status, outcome = "failed", {"error": _unexpected(settings, analysis_id, exc)}
     seconds = time.perf_counter() - t0 if status == "succeeded" else None
     return _finish(settings, analysis_id, status, seconds=seconds, **outcome)
+
+
+# What a job imports, native modules included (scipy, OpenCV, PyAV, matplotlib's figures).
+_ANALYSIS_MODULES = ("vision.analyze", "vision.artifacts", "matplotlib.figure")
+
+
+def _load_analysis() -> None:
+    """Import the analysis and its review files before the job's clock starts: importing is the
+    worker's start-up, not the job's, and a native module whose initialisation the time limit
+    interrupts stays broken for every later job of that worker."""
+    for name in _ANALYSIS_MODULES:
+        importlib.import_module(name)
+
+
+def _unexpected(settings: Settings, analysis_id: str, exc: Exception) -> dict:
+    """The problem for an error the analysis did not expect. The time limit's own, when the
+    limit was what raised it: native code it interrupts (a module's initialisation, a
+    callback) may turn it into another error, which then names it as its cause."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, JobTimeLimitError):
+            return _over_time(settings)
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    log.error("analysis %s failed: %s", analysis_id, type(exc).__name__)
+    return problem(500, "analysis-failed", "the analysis failed unexpectedly")
 
 
 def _analyze(settings: Settings, analysis_id: str, row: Analysis,
@@ -149,9 +180,6 @@ def _analyze(settings: Settings, analysis_id: str, row: Analysis,
         return "succeeded", {"result": result}
     except VisionError as exc:
         return "failed", {"error": problem(422, exc.code, exc.message)}
-    except Exception as exc:  # never a traceback to the client; nothing identifying in the log
-        log.error("analysis %s failed: %s", analysis_id, type(exc).__name__)
-        return "failed", {"error": problem(500, "analysis-failed", "the analysis failed unexpectedly")}
 
 
 def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict | None = None,

@@ -242,6 +242,34 @@ def test_a_job_past_its_time_limit_fails_clearly_and_the_worker_goes_on(env, mon
         assert c.get("/healthz").status_code == 200
 
 
+def test_an_unexpected_failure_finishes_the_job_naming_the_time_limit_if_it_caused_it(env, monkeypatch):
+    from service import jobs
+
+    with session_factory(env.resolved_database_url)() as s:
+        key, _ = create_key(s, "clinic")
+        rows = [Analysis(key_id=key.id, site="ankle") for _ in range(2)]
+        s.add_all(rows)
+        s.commit()
+        ids = [row.id for row in rows]
+    monkeypatch.setattr(jobs, "get_settings", lambda: env)
+
+    def interrupted(*_args):  # the limit landing in a native module's initialisation
+        try:
+            raise jobs.JobTimeLimitError
+        except jobs.JobTimeLimitError as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(jobs, "_analyze", interrupted)
+    assert jobs.run_analysis(ids[0]) == "failed"
+    monkeypatch.setattr(jobs, "_analyze", lambda *_args: 1 / 0)
+    assert jobs.run_analysis(ids[1]) == "failed"
+    with session_factory(env.resolved_database_url)() as s:
+        timed_out, broken = (s.get(Analysis, i) for i in ids)
+        assert timed_out.status == "failed" and timed_out.error["type"].endswith("/analysis-time-limit")
+        assert broken.status == "failed" and broken.error["status"] == 500
+        assert broken.error["type"].endswith("/analysis-failed") and "Zero" not in json.dumps(broken.error)
+
+
 def _stuck_past_the_limit(database_url: str, analysis_id: str) -> None:
     """A job whose native code never returns to Python (SIGALRM is blocked)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
