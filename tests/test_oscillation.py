@@ -172,6 +172,36 @@ def test_single_jerk_is_not_clonus(seed):
     assert not detect_oscillation(t, x).clonus_detected
 
 
+def _stretch_then_beats(seed: int, stretch: float, beats: int) -> tuple[np.ndarray, np.ndarray]:
+    """A held stretch (a step of ``stretch``) at 1.6 s with ``beats`` beats of 1 (peak to peak)
+    at 7.5 Hz on top of it, sampled at 60 fps."""
+    t = sample_times(4.0, 60.0, seed=seed)
+    rng = np.random.default_rng(seed)
+    onset, f0 = 1.6, 7.5
+    x = stretch / (1 + np.exp(-(t - onset) / 0.03))
+    beating = (t >= onset) & (t < onset + beats / f0)
+    x = x + np.where(beating, 0.5 * (1 - np.cos(2 * np.pi * f0 * (t - onset))), 0.0)
+    return t, x + rng.normal(0, 0.03, len(t))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_short_rhythm_on_a_large_stretch_is_found(seed):
+    # The stretch's spill falls steadily from below the band and outweighs four beats at the
+    # band's lower edge (3 Hz) when it is ten times their swing: the rhythm is the true peak
+    # above it, not the edge.
+    t, x = _stretch_then_beats(seed, stretch=10.0, beats=4)
+    r = detect_oscillation(t, x, site="knee")
+    assert r.clonus_detected
+    assert r.frequency_hz == pytest.approx(7.5, abs=0.15)
+    assert abs(r.beat_count - 4) <= 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_large_stretch_alone_is_not_clonus(seed):
+    t, x = _stretch_then_beats(seed, stretch=10.0, beats=0)
+    assert not detect_oscillation(t, x, site="knee").clonus_detected
+
+
 def test_two_beats_are_not_clonus_by_default_but_settings_decide():
     t = sample_times(5.0, 60.0)
     spec = ClonusSpec(frequency_hz=6.0, beats=4, onset_s=1.5, sustained=True, seed=4)

@@ -139,12 +139,36 @@ def _window_stats(
     in_band = (freqs >= lo) & (freqs <= hi)
     motion = (freqs >= 0.3) & (freqs <= motion_max_hz)
     band_idx = np.flatnonzero(in_band)
-    peak_idx = band_idx[np.argmax(spec[:, in_band], axis=1)]
+    strongest = band_idx[np.argmax(spec[:, in_band], axis=1)]
+    fundamental, fraction = _rhythm(spec, freqs, strongest, lo, motion)
+    # The spill of the examiner's stretch (a step) falls steadily from below the band and can
+    # outweigh the rhythm at the band's lower edge, which then fails the valley test. Where the
+    # strongest bin holds no share (no valley below it, or no more than noise would), the
+    # strongest bin above both its neighbours (a true peak) is tried instead.
+    inner = band_idx[(band_idx > 0) & (band_idx < len(freqs) - 1)]
+    local_max = (spec[:, inner] >= spec[:, inner - 1]) & (spec[:, inner] >= spec[:, inner + 1])
+    retry = np.flatnonzero((fraction == 0) & local_max.any(axis=1))
+    if len(retry):
+        peaked = np.where(local_max[retry], spec[retry][:, inner], -1.0)
+        f2, frac2 = _rhythm(spec[retry], freqs, inner[np.argmax(peaked, axis=1)], lo, motion)
+        better = frac2 > 0
+        fundamental[retry[better]], fraction[retry[better]] = f2[better], frac2[better]
+    centers = (starts + n_win / 2) / fs
+    keep = freqs <= max(hi * 1.5, 1.0)
+    sg = Spectrogram(centers, freqs[keep], spec[:, keep].T, fraction)
+    return sg, fundamental
+
+
+def _rhythm(
+    spec: np.ndarray, freqs: np.ndarray, peak_idx: np.ndarray, lo: float, motion: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window (row of ``spec``), the rhythm whose peak is at ``peak_idx``: its fundamental
+    and the share of the motion energy it holds (0 where it is no spectral peak)."""
     peak_f = freqs[peak_idx]
     # Prefer the fundamental when the peak is its second harmonic.
     half_f = peak_f / 2.0
     half_idx = np.clip(np.searchsorted(freqs, half_f), 0, len(freqs) - 1)
-    rows = np.arange(len(starts))
+    rows = np.arange(len(spec))
     # ... but only when the half is a spectral peak of its own, not the spill of a step or of a
     # short burst's wide main lobe.
     reach = max(1, int(round(0.75 / (freqs[1] - freqs[0]))))
@@ -158,7 +182,7 @@ def _window_stats(
         & (spec[rows, half_idx] > 1.5 * side)
     )
     fundamental = np.where(use_half, freqs[half_idx], peak_f)
-    held_mask = np.zeros((len(starts), len(freqs)), bool)
+    held_mask = np.zeros(spec.shape, bool)
     for harmonic in (1.0, 2.0, 3.0):
         fc = fundamental * harmonic
         held_mask |= np.abs(freqs[None, :] - fc[:, None]) <= np.maximum(0.2 * fundamental, 1.5)[:, None]
@@ -177,11 +201,7 @@ def _window_stats(
     valley = (freqs[None, :] >= 0.5 * fundamental[:, None]) & (freqs[None, :] <= 0.85 * fundamental[:, None])
     valley_min = np.min(np.where(valley, spec, np.inf), axis=1)
     peak_power = np.maximum(spec[rows, fund_idx], spec[rows, peak_idx] * (~use_half))
-    fraction = np.where(peak_power > 2.0 * valley_min, fraction, 0.0)
-    centers = (starts + n_win / 2) / fs
-    keep = freqs <= max(hi * 1.5, 1.0)
-    sg = Spectrogram(centers, freqs[keep], spec[:, keep].T, fraction)
-    return sg, fundamental
+    return fundamental, np.where(peak_power > 2.0 * valley_min, fraction, 0.0)
 
 
 def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
