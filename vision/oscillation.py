@@ -146,11 +146,14 @@ def _window_stats(
     # strongest bin holds no share (no valley below it, or no more than noise would), the
     # strongest bin above both its neighbours (a true peak) is tried instead.
     inner = band_idx[(band_idx > 0) & (band_idx < len(freqs) - 1)]
-    local_max = (spec[:, inner] >= spec[:, inner - 1]) & (spec[:, inner] >= spec[:, inner + 1])
-    retry = np.flatnonzero((fraction == 0) & local_max.any(axis=1))
+    none = np.flatnonzero(fraction == 0)  # only these windows are looked at again
+    unshared = spec[none]
+    is_peak = (unshared[:, inner] >= unshared[:, inner - 1]) & (unshared[:, inner] >= unshared[:, inner + 1])
+    has_peak = is_peak.any(axis=1)
+    retry = none[has_peak]
     if len(retry):
-        peaked = np.where(local_max[retry], spec[retry][:, inner], -1.0)
-        f2, frac2 = _rhythm(spec[retry], freqs, inner[np.argmax(peaked, axis=1)], lo, motion)
+        peaked = np.where(is_peak[has_peak], unshared[has_peak][:, inner], -1.0)
+        f2, frac2 = _rhythm(unshared[has_peak], freqs, inner[np.argmax(peaked, axis=1)], lo, motion)
         better = frac2 > 0
         fundamental[retry[better]], fraction[retry[better]] = f2[better], frac2[better]
     centers = (starts + n_win / 2) / fs
