@@ -22,11 +22,11 @@ from service.problems import ProblemError
 from service.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
 from vision.analyze import parse_roi
 from vision.errors import NotAVideoError, NoVideoStreamError, VisionError
+from vision.schema import SiteChoice
 from vision.video_io import probe
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 _bearer = HTTPBearer(auto_error=False)
-Site = Literal["auto", "ankle", "jaw", "wrist", "knee"]
 
 
 class Accepted(BaseModel):
@@ -105,7 +105,7 @@ async def create_analysis(
     session: Db,
     settings: Conf,
     video: Annotated[UploadFile, File(description="The exam video (mp4, mov, webm, ...)")],
-    site: Annotated[Site, Form()] = "auto",
+    site: Annotated[SiteChoice, Form()] = "auto",
     roi: Annotated[str | None, Form(description="x,y,w,h as fractions of the frame")] = None,
     callback_url: Annotated[str | None, Form()] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,

@@ -99,11 +99,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from vision.schema import SITE_CHOICES
+
     parser = argparse.ArgumentParser(prog="clonus", description="Measure clonus from an exam video.")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyze one video")
     analyze.add_argument("video", type=Path)
-    analyze.add_argument("--site", choices=["auto", "ankle", "jaw", "wrist", "knee"], default="auto")
+    analyze.add_argument("--site", choices=SITE_CHOICES, default="auto")
     analyze.add_argument("--roi", help="manual region x,y,w,h as fractions of the upright frame")
     analyze.add_argument("--json", action="store_true", help="print the result JSON only")
     analyze.add_argument(

@@ -30,6 +30,7 @@ from vision.landmarks import (
 from vision.oscillation import OscillationResult, detect_oscillation, episode_peak_to_peak
 from vision.quality import assess, camera_mirrored
 from vision.schema import (
+    SITE_CHOICES,
     Amplitude,
     AnalysisResult,
     Episode,
@@ -280,8 +281,9 @@ def analyze_video(
     progress: Callable[[float], None] | None = None,
 ) -> Analysis:
     """Analyze one exam video. Raises a ``VisionError`` subclass on bad input."""
-    if site not in ("auto", "ankle", "jaw", "wrist", "knee"):
-        raise AnalysisInputError(f"unknown site {site!r}: use auto, ankle, jaw, wrist or knee")
+    if site not in SITE_CHOICES:
+        choices = f"{', '.join(SITE_CHOICES[:-1])} or {SITE_CHOICES[-1]}"
+        raise AnalysisInputError(f"unknown site {site!r}: use {choices}")
     path = Path(path)
     detector = detector or DetectorSettings()
     info = probe(path, limits)

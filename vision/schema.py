@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,6 +10,7 @@ SCHEMA_VERSION = "1.1"  # 1.1: amplitude.reference, and its fraction is of that 
 
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
+SITE_CHOICES: tuple[str, ...] = get_args(SiteChoice)  # for checks and command-line choices
 Verdict = Literal["good", "review", "failed"]
 
 
