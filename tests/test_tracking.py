@@ -118,6 +118,31 @@ def test_energy_map_finds_a_small_short_beat_not_the_edges_the_camera_moves():
     assert ratio > 3
 
 
+@pytest.mark.parametrize("seed", [502, 503])
+def test_energy_map_finds_the_kneecap_when_the_phone_wanders_as_well_as_shakes(tmp_path, seed):
+    # A wide shot of a leg along the wall's foot, filmed hand-held: the phone wanders by 5 px
+    # while the filmer's tremor shakes it by 1 px. The sharp edges the wandering carries across
+    # pixels show the tremor with a changing strength; the region must still be the kneecap,
+    # not a strip along the edges.
+    from samples.clips import ClipSpec, write_clip
+    from samples.waveform import ClonusSpec
+    from vision.analyze import MAP_MAX_SIDE_PX, TRACK_MAX_SIDE_PX
+    from vision.video_io import iter_frames, probe
+
+    spec = ClipSpec(site="knee", framing="wide", person=2, duration_s=3.5, fps=30.0, width=854, height=480,
+                    clonus=ClonusSpec(frequency_hz=6.0, beats=5, onset_s=1.2, seed=seed),
+                    shake_px=5.0, tremor_px=1.0, noise_sd=3.0, crf=30, seed=seed)  # fmt: skip
+    truth = write_clip(spec, tmp_path / "knee.mp4")
+    info = probe(tmp_path / "knee.mp4")
+    frames = list(iter_frames(tmp_path / "knee.mp4", info, fmt="gray", max_side_px=TRACK_MAX_SIDE_PX))
+    small = np.stack([shrunk(f.image, MAP_MAX_SIDE_PX) for f in frames])
+    roi, _ = roi_from_energy(band_energy_map(small, np.array([f.time_s for f in frames]), (3.0, 12.0)))
+    box = truth["roi"]
+    cx, cy = box["x"] + box["w"] / 2, box["y"] + box["h"] / 2
+    assert roi.x <= cx <= roi.x + roi.w and roi.y <= cy <= roi.y + roi.h, (roi, box)
+    assert roi.w < 0.4, roi  # the kneecap's surroundings, not the leg's length
+
+
 def test_fading_beats_are_measured_after_the_moving_features_are_lost():
     # Ten features on the part beat, then are lost; the features that replace them on the part
     # see only the last, fading beats, so their steps alone cannot mark them as the part's.

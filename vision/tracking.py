@@ -8,6 +8,7 @@ clonus band concentrates.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -81,6 +82,42 @@ def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray
     return ring
 
 
+_ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
+
+
+def _steadied(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
+    """The (n, h, w) float32 stack with the camera's slow wandering (below ``below_hz``) taken
+    out: each frame's shift against the middle one (ECC on the frame's outer ring), low-passed.
+
+    A hand-held phone wanders by pixels while the filmer's tremor shakes it; a sharp edge the
+    wandering carries across pixels shows the tremor with a changing strength, which no fixed
+    gain takes out, and lights up along its whole length. The tremor itself (in the band) is
+    left to the per-block regression: its estimate here would be noisier than it is.
+    """
+    n, h, w = frames.shape
+    if n < 16:
+        return frames
+    ring = _ring(h, w).astype(np.uint8)
+    mid = n // 2
+    shift = np.zeros((n, 2), np.float32)
+    for order in (range(mid + 1, n), range(mid - 1, -1, -1)):
+        warp = np.eye(2, 3, dtype=np.float32)
+        for i in order:
+            # No convergence (a featureless ring) keeps the neighbour's shift.
+            with contextlib.suppress(cv2.error):
+                _, warp = cv2.findTransformECC(frames[mid], frames[i], warp, cv2.MOTION_TRANSLATION,
+                                               _ECC_CRITERIA, ring, 1)  # fmt: skip
+            shift[i] = warp[:, 2]
+    sos = signal.butter(2, below_hz, fs=fs, output="sos")
+    slow = signal.sosfiltfilt(sos, shift, axis=0)
+    out = np.empty_like(frames)
+    for i, (dx, dy) in enumerate(slow):
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        out[i] = cv2.warpAffine(frames[i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return out
+
+
 def band_energy_map(
     frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float], block_px: int = 4
 ) -> np.ndarray:
@@ -92,8 +129,9 @@ def band_energy_map(
     the band-passed stack; a block without texture is pulled towards no motion, and pixel
     noise averages out). The camera's in-band motion (shake, the filmer's tremor) is the same
     fit over the frame's outer ring and is taken out of every block: edges the camera moves
-    do not light up, skin the part moves does. Whole-frame changes (flicker, exposure) are
-    taken out by removing each frame's mean first.
+    do not light up, skin the part moves does. The camera's slow wandering is taken out of
+    the frames first (``_steadied``), so that the fit stays linear. Whole-frame changes
+    (flicker, exposure) are taken out by removing each frame's mean.
     """
     n, h, w = frames_gray.shape
     fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
@@ -101,6 +139,7 @@ def band_energy_map(
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).
     frames = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames_gray.astype(np.float32)])
+    frames = _steadied(frames, fs, 0.5 * band_hz[0])
     frames -= frames.mean(axis=(1, 2), keepdims=True)
     mean_frame = frames.mean(axis=0)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
