@@ -85,9 +85,10 @@ def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
 
-def _steadied(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
-    """The (n, h, w) float32 stack with the camera's slow wandering (below ``below_hz``) taken
-    out: each frame's shift against the middle one (ECC on the frame's outer ring), low-passed.
+def _steady(frames: np.ndarray, fs: float, below_hz: float) -> None:
+    """Take the camera's slow wandering (below ``below_hz``) out of the (n, h, w) float32 stack,
+    in place: each frame's shift against the middle one (ECC on the frame's outer ring),
+    low-passed.
 
     A hand-held phone wanders by pixels while the filmer's tremor shakes it; a sharp edge the
     wandering carries across pixels shows the tremor with a changing strength, which no fixed
@@ -95,8 +96,8 @@ def _steadied(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
     left to the per-block regression: its estimate here would be noisier than it is.
     """
     n, h, w = frames.shape
-    if n < 16:
-        return frames
+    if n < 16 or below_hz >= 0.45 * fs:  # too short to tell slow from fast
+        return
     ring = _ring(h, w).astype(np.uint8)
     mid = n // 2
     shift = np.zeros((n, 2), np.float32)
@@ -110,12 +111,10 @@ def _steadied(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
             shift[i] = warp[:, 2]
     sos = signal.butter(2, below_hz, fs=fs, output="sos")
     slow = signal.sosfiltfilt(sos, shift, axis=0)
-    out = np.empty_like(frames)
     for i, (dx, dy) in enumerate(slow):
         m = np.float32([[1, 0, dx], [0, 1, dy]])
-        out[i] = cv2.warpAffine(frames[i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    return out
+        frames[i] = cv2.warpAffine(frames[i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
 
 
 def band_energy_map(
@@ -130,7 +129,7 @@ def band_energy_map(
     noise averages out). The camera's in-band motion (shake, the filmer's tremor) is the same
     fit over the frame's outer ring and is taken out of every block: edges the camera moves
     do not light up, skin the part moves does. The camera's slow wandering is taken out of
-    the frames first (``_steadied``), so that the fit stays linear. Whole-frame changes
+    the frames first (``_steady``), so that the fit stays linear. Whole-frame changes
     (flicker, exposure) are taken out by removing each frame's mean.
     """
     n, h, w = frames_gray.shape
@@ -139,7 +138,7 @@ def band_energy_map(
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).
     frames = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames_gray.astype(np.float32)])
-    frames = _steadied(frames, fs, 0.5 * band_hz[0])
+    _steady(frames, fs, 0.5 * band_hz[0])
     frames -= frames.mean(axis=(1, 2), keepdims=True)
     mean_frame = frames.mean(axis=0)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
