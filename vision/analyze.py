@@ -325,7 +325,8 @@ def analyze_video(
     mirrored = main is not None and camera_mirrored(trace, main)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
-                     feature_survival=trace.feature_survival, mirrors_camera=mirrored)  # fmt: skip
+                     feature_survival=trace.feature_survival, mirrors_camera=mirrored,
+                     quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
     amp_px = osc.amplitude_pp
     amp_deg = None
     if found_site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle

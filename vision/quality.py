@@ -11,6 +11,10 @@ from vision.tracking import MotionTrace
 # The part's motion is the camera's times a gain in this range, for most of its variance.
 _MIRROR_GAIN = (-1.5, -0.5)
 _MIRROR_R2 = 0.5
+# From this H.264 quantizer on, the encoder drops the detail of low-contrast skin, and a part's
+# beats can vanish from the video itself: a wide, dark-skinned kneecap's 7-px beats at QP 30 are
+# seen at a tenth of their size by any registration, at QP 26 in full.
+HEAVY_QUANTIZER = 30
 
 
 def _flicker(time_s: np.ndarray, brightness: np.ndarray) -> bool:
@@ -58,6 +62,8 @@ def assess(
     sharpness: np.ndarray,
     feature_survival: float,
     mirrors_camera: bool = False,
+    quantizer: float | None = None,
+    clonus_found: bool = True,
 ) -> Quality:
     issues: list[str] = []
     failed = False
@@ -89,6 +95,11 @@ def assess(
         issues.append("the body part is blurred; hold the phone still and focus on it")
     if feature_survival and feature_survival < 0.6:
         issues.append("tracking points were often lost; keep the body part in view and in focus")
+    if quantizer is not None and quantizer >= HEAVY_QUANTIZER and not clonus_found:
+        issues.append(
+            f"the video is heavily compressed (quantizer {quantizer:.0f}): small beats can be lost in "
+            "it, so finding no clonus is uncertain; send the original recording from the phone"
+        )
     verdict = "failed" if failed else ("review" if issues else "good")
     return Quality(verdict=verdict, issues=issues, tracked_fraction=round(tracked, 4),
                    effective_fps=round(fps, 3))  # fmt: skip

@@ -11,8 +11,9 @@ rotation in the container's display matrix; nothing here trusts the nominal fram
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class VideoInfo:
     variable_frame_rate: bool
     has_audio: bool
     frame_times_s: tuple[float, ...]
+    quantizer: float | None = None  # H.264 QP (0–51) of the first frames; None: not H.264 or not read
 
     def summary(self) -> dict:
         """The fields without the per-frame times."""
@@ -107,13 +109,44 @@ def _display_rotation_cw(first: av.VideoFrame) -> int:
     return (-ccw) % 360
 
 
-def _decode_first(container: av.container.InputContainer, stream) -> av.VideoFrame | None:
+# The quantizer (QP) is read from the first frames only: exporting it costs a quarter of the
+# decoding time. FFmpeg's h264 decoder exports it (AVVideoEncParams); others are left unknown.
+_QP_FRAMES = 8
+_ENC_PARAMS_H264 = 1  # AV_VIDEO_ENC_PARAMS_H264
+_ENC_PARAMS = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (64-bit)
+
+
+def _frame_qp(frame: av.VideoFrame) -> int | None:
+    """The H.264 frame QP the encoder quantized this frame with, if the decoder exported it."""
+    if struct.calcsize("P") != 8:  # the layout read here is the 64-bit one
+        return None
+    for data in frame.side_data:
+        if data.type.name == "VIDEO_ENC_PARAMS":
+            view = memoryview(data)
+            if view.nbytes >= _ENC_PARAMS.size:
+                *_, kind, qp = _ENC_PARAMS.unpack_from(view)
+                return qp if kind == _ENC_PARAMS_H264 and 0 <= qp <= 51 else None
+    return None
+
+
+def _decode_first(
+    container: av.container.InputContainer, stream
+) -> tuple[av.VideoFrame | None, float | None]:
+    """The first frame, and the median H.264 QP of the first few (None where not exported)."""
+    stream.codec_context.options = {"export_side_data": "venc_params"}
+    first, qps = None, []
     try:
         for frame in container.decode(stream):
-            return frame
+            first = frame if first is None else first
+            qp = _frame_qp(frame)
+            if qp is None:
+                break
+            qps.append(qp)
+            if len(qps) >= _QP_FRAMES:
+                break
     except av.error.FFmpegError:
-        return None
-    return None
+        pass  # the first frame (if any) is what probe needs; damage later is found while decoding
+    return first, (float(np.median(qps)) if qps else None)
 
 
 def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
@@ -151,7 +184,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
         raise NoFramesError("the video track contains no frames")
     container = _open(path)
     try:
-        first = _decode_first(container, container.streams.video[0])
+        first, quantizer = _decode_first(container, container.streams.video[0])
     finally:
         container.close()
     if first is None:
@@ -162,7 +195,8 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     rotation = _display_rotation_cw(first)
     if rotation in (90, 270):
         width, height = height, width
-    return _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
+    info = _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
+    return replace(info, quantizer=quantizer)
 
 
 def _packet_times(container, stream) -> list[float]:
