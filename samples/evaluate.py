@@ -179,6 +179,10 @@ def summarize(rows: Iterable[Row]) -> dict:
         "frequency_worst_hz": round(max(freq_err), 4) if freq_err else None,
         "beats_within_1": share(pos, lambda r: r.detected and abs(r.beats - r.truth_beats) <= 1),
         "sustained_accuracy": share(pos, lambda r: r.sustained == r.truth_sustained),
+        # A miss the analysis calls a good recording is false reassurance; one it marks for review
+        # (or fails) sends the clinician back to the video.
+        "misses_called_good": sum(1 for r in pos if not r.detected and r.verdict == "good"),
+        "lookalikes_for_review": share(neg, lambda r: r.verdict != "good"),
         "onset_error_median_s": round(statistics.median(onset), 4) if onset else None,
         "onset_error_mean_s": round(statistics.fmean(onset), 4) if onset else None,
         "seconds_per_clip": round(statistics.fmean(r.seconds for r in rows), 3) if rows else None,
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         drawn_rows, drawn_summary = evaluate(args.out, clips, args.jobs, drawn=True)
         print("\nIn the region a clinician would draw (--roi: the part's box and a tenth around it):")
         print_rows([r for r in drawn_rows if (r.detected is True) != r.truth_clonus])
-        for k in ("sensitivity", "specificity", "frequency_mae_hz", "beats_within_1"):
+        for k in ("sensitivity", "specificity", "frequency_mae_hz", "beats_within_1", "misses_called_good"):
             print(f"{k:>26}: {_fmt(drawn_summary[k])}")
         report["drawn_region_summary"] = drawn_summary
         report["drawn_region_rows"] = [asdict(r) for r in drawn_rows]

@@ -78,13 +78,23 @@ def test_a_region_drawn_by_hand_is_used_and_keeps_the_look_alikes_out(tmp_path):
     assert summary["sensitivity"] == 1.0 and summary["specificity"] == 1.0, rows
 
 
+@pytest.fixture(scope="module")
+def known_misses(tmp_path_factory):
+    return evaluate(tmp_path_factory.mktemp("misses"), _clips(KNOWN_MISSES), jobs=2)
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="#5 gap: 3–4-beat episodes of a faint kneecap in a wide shot",
+    reason="#5 gap: at QP 30 the encoder drops most of a faint kneecap's 3–4 beats (wide shot)",
 )
-def test_known_misses_are_found(tmp_path):
-    _, summary = evaluate(tmp_path, _clips(KNOWN_MISSES), jobs=2)
+def test_known_misses_are_found(known_misses):
+    _, summary = known_misses
     assert summary["sensitivity"] == 1.0
+
+
+def test_known_misses_are_not_called_good_recordings(known_misses):
+    rows, summary = known_misses
+    assert summary["misses_called_good"] == 0, [(r.name, r.verdict) for r in rows]
 
 
 @pytest.mark.parametrize("name", ["ankle_clonus", "jaw_clonus", "ankle_sustained", "ankle_still_handheld"])
