@@ -119,8 +119,10 @@ def _principal_component(x: np.ndarray, fs: float, band: tuple[float, float]) ->
 
 def _window_stats(
     y: np.ndarray, fs: float, band: tuple[float, float], motion_max_hz: float
-) -> tuple[Spectrogram, np.ndarray]:
-    """Per window: the main in-band rhythm and the share of motion energy it holds."""
+) -> tuple[Spectrogram, np.ndarray, np.ndarray]:
+    """Per window: the main in-band rhythm and the share of motion energy it holds; its
+    fundamental, and the spectral peak that fundamental was found from (its second harmonic
+    where the half was preferred)."""
     n_win = int(round(_WINDOW_S * fs))
     step = max(1, int(round(_STEP_S * fs)))
     n_fft = int(2 ** np.ceil(np.log2(max(n_win, fs / 0.1))))  # ≤ 0.1 Hz bins
@@ -141,6 +143,7 @@ def _window_stats(
     band_idx = np.flatnonzero(in_band)
     strongest = band_idx[np.argmax(spec[:, in_band], axis=1)]
     fundamental, fraction = _rhythm(spec, freqs, strongest, lo, motion)
+    peak_hz = freqs[strongest]
     # The spill of the examiner's stretch (a step) falls steadily from below the band and can
     # outweigh the rhythm at the band's lower edge, which then fails the valley test. Where the
     # strongest bin holds no share (no valley below it, or no more than noise would), the
@@ -153,13 +156,15 @@ def _window_stats(
     retry = none[has_peak]
     if len(retry):
         peaked = np.where(is_peak[has_peak], unshared[has_peak][:, inner], -1.0)
-        f2, frac2 = _rhythm(unshared[has_peak], freqs, inner[np.argmax(peaked, axis=1)], lo, motion)
+        idx2 = inner[np.argmax(peaked, axis=1)]
+        f2, frac2 = _rhythm(unshared[has_peak], freqs, idx2, lo, motion)
         better = frac2 > 0
         fundamental[retry[better]], fraction[retry[better]] = f2[better], frac2[better]
+        peak_hz[retry[better]] = freqs[idx2[better]]
     centers = (starts + n_win / 2) / fs
     keep = freqs <= max(hi * 1.5, 1.0)
     sg = Spectrogram(centers, freqs[keep], spec[:, keep].T, fraction)
-    return sg, fundamental
+    return sg, fundamental, peak_hz
 
 
 def _rhythm(
@@ -467,10 +472,19 @@ def detect_oscillation(
     y_lp = signal.sosfiltfilt(lp, y)
     y_band[~grid_valid] = 0.0
 
-    sg, fundamental = _window_stats(y, fs, band_eff, 0.5 * source_rate)
+    sg, fundamental, peak_hz = _window_stats(y, fs, band_eff, 0.5 * source_rate)
     rhythmic = sg.band_fraction >= settings.min_band_fraction
     # Noise is measured only on samples well away from any rhythmic window's centre.
     quiet_grid = grid_valid & ~_near(sg.time_s[rhythmic], np.arange(len(grid)) / fs, 0.6)
+
+    def _beats_at(f0: float, core: tuple[int, int]) -> _Candidate | None:
+        nb = narrowband(y_band, fs, f0)
+        noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
+        # Whether a beat rises and falls back is judged on the displacement smoothed to the
+        # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
+        smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
+        views = _Views(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs)
+        return _beats_away_from_rest(views, f0, core, noise_sd)
 
     candidates = []
     for w0, w1 in _merge_runs(_segments(rhythmic), gap=int(round(0.3 / _STEP_S))):
@@ -484,13 +498,15 @@ def detect_oscillation(
             c0, c1 = mid - 0.75 / f0, mid + 0.75 / f0
         a = max(0, int(c0 * fs))
         b = min(len(grid), int(c1 * fs) + 1)
-        nb = narrowband(y_band, fs, f0)
-        noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
-        # Whether a beat rises and falls back is judged on the displacement smoothed to the
-        # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
-        smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-        views = _Views(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs)
-        found = _beats_away_from_rest(views, f0, (a, b), noise_sd)
+        found = _beats_at(f0, (a, b))
+        # The half of a peak is preferred as the fundamental where it stands out, but a short
+        # burst beside the examiner's stretch can raise a bump there too: where the half finds
+        # too few beats, the peak itself is tried (each then passes the same checks).
+        f_peak = float(np.median(peak_hz[w0:w1]))
+        if f_peak > 1.5 * f0 and (found is None or len(found.times) < settings.min_beats):
+            at_peak = _beats_at(f_peak, (a, b))
+            if at_peak is not None and len(at_peak.times) > (len(found.times) if found else 0):
+                found = at_peak
         if found is not None and len(found.times) >= 2:
             candidates.append(found)
     candidates = [c for c in map(_trimmed, _merge_overlapping(candidates)) if len(c.times) >= 2]
