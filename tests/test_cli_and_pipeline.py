@@ -40,6 +40,7 @@ def test_cli_json_is_the_full_result(clonus_clip, capsys):
     assert result["amplitude"]["peak_to_peak_deg"] == pytest.approx(truth["amplitude_deg"], rel=0.2)
     assert set(result) >= {"schema_version", "site", "sustained", "amplitude", "regularity",
                            "confidence", "grades", "quality", "tracking", "video"}  # fmt: skip
+    assert result["video"]["codec"] == "h264" and result["video"]["quantizer"] == pytest.approx(20, abs=2)
 
 
 def test_amplitude_is_a_fraction_of_the_face_height_the_landmarks_measure(tmp_path, clonus_clip, capsys):

@@ -360,6 +360,7 @@ def analyze_video(
             variable_frame_rate=info.variable_frame_rate,
             codec=info.codec,
             frame_count=info.frame_count,
+            quantizer=info.quantizer,
         ),
     )
     if quality.verdict == "failed":

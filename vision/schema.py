@@ -6,7 +6,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: amplitude.reference, and its fraction is of that body length
+# 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer
+SCHEMA_VERSION = "1.2"
 
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
@@ -86,6 +87,11 @@ class VideoSummary(_Model):
     variable_frame_rate: bool | None = None
     codec: str | None = None
     frame_count: int | None = None
+    quantizer: float | None = Field(
+        None,
+        description="H.264 quantizer (QP 0–51) of the first frames; 30 or more is heavy compression. "
+        "Null for other codecs.",
+    )
 
 
 class AnalysisResult(_Model):
