@@ -112,3 +112,15 @@ def test_clonus_found_in_a_heavily_compressed_video_is_not_doubted_for_it():
                   sharpness=np.full(240, 50.0), feature_survival=0.9, quantizer=36)  # fmt: skip
     assert assess(**common, clonus_found=True).issues == []
     assert assess(**common, clonus_found=False).verdict == "review"
+
+
+@pytest.mark.parametrize(
+    "fps,low", [(30000 / 1001, False), (29.8, False), (30.0, False), (25.0, True), (24.0, True)]
+)
+def test_a_30_fps_phone_is_fast_enough_for_the_band_and_25_fps_is_not(fps, low):
+    n = int(4 * fps)
+    t = np.arange(n) / fps
+    q = assess(time_s=t, valid=np.ones(n, bool), band_hz=(3.0, 12.0), brightness=np.full(n, 120.0),
+               sharpness=np.full(n, 50.0), feature_survival=0.9)  # fmt: skip
+    assert any("frame rate" in issue for issue in q.issues) is low
+    assert (q.verdict == "review") is low
