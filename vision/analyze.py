@@ -286,7 +286,7 @@ def analyze_video(
         raise AnalysisInputError(f"unknown site {site!r}: use {choices}")
     path = Path(path)
     detector = detector or DetectorSettings()
-    info = probe(path, limits)
+    info = probe(path, limits, quantizer=True)
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
 

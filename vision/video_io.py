@@ -114,11 +114,12 @@ def _display_rotation_cw(first: av.VideoFrame) -> int:
 _QP_FRAMES = 8
 _ENC_PARAMS_H264 = 1  # AV_VIDEO_ENC_PARAMS_H264
 _ENC_PARAMS = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (64-bit)
+_ENC_PARAMS_READABLE = struct.calcsize("P") == 8  # the layout above is the 64-bit one
 
 
 def _frame_qp(frame: av.VideoFrame) -> int | None:
     """The H.264 frame QP the encoder quantized this frame with, if the decoder exported it."""
-    if struct.calcsize("P") != 8:  # the layout read here is the 64-bit one
+    if not _ENC_PARAMS_READABLE:
         return None
     for data in frame.side_data:
         if data.type.name == "VIDEO_ENC_PARAMS":
@@ -130,30 +131,34 @@ def _frame_qp(frame: av.VideoFrame) -> int | None:
 
 
 def _decode_first(
-    container: av.container.InputContainer, stream
+    container: av.container.InputContainer, stream, qp_frames: int
 ) -> tuple[av.VideoFrame | None, float | None]:
-    """The first frame, and the median H.264 QP of the first few (None where not exported)."""
-    stream.codec_context.options = {"export_side_data": "venc_params"}
+    """The first frame, and the median H.264 QP of the first ``qp_frames`` (None where not
+    exported, or not asked for)."""
+    if qp_frames:
+        stream.codec_context.options = {"export_side_data": "venc_params"}
     first, qps = None, []
     try:
         for frame in container.decode(stream):
             first = frame if first is None else first
-            qp = _frame_qp(frame)
+            qp = _frame_qp(frame) if qp_frames else None
             if qp is None:
                 break
             qps.append(qp)
-            if len(qps) >= _QP_FRAMES:
+            if len(qps) >= qp_frames:
                 break
     except av.error.FFmpegError:
         pass  # the first frame (if any) is what probe needs; damage later is found while decoding
     return first, (float(np.median(qps)) if qps else None)
 
 
-def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
+def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: bool = False) -> VideoInfo:
     """Read a video's geometry and every frame's presentation time; validate it.
 
     Demuxes the packets (no full decode) to find the true timestamps, then decodes the first
-    frame to confirm the stream is decodable and to read its rotation.
+    frame to confirm the stream is decodable and to read its rotation. With ``quantizer``, a
+    few more frames are decoded for the H.264 quantizer (the analysis needs it; the upload's
+    check does not).
     """
     limits = limits or VideoLimits()
     path = Path(path)
@@ -184,7 +189,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
         raise NoFramesError("the video track contains no frames")
     container = _open(path)
     try:
-        first, quantizer = _decode_first(container, container.streams.video[0])
+        first, qp = _decode_first(container, container.streams.video[0], _QP_FRAMES if quantizer else 0)
     finally:
         container.close()
     if first is None:
@@ -196,7 +201,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     if rotation in (90, 270):
         width, height = height, width
     info = _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
-    return replace(info, quantizer=quantizer)
+    return replace(info, quantizer=qp)
 
 
 def _packet_times(container, stream) -> list[float]:
