@@ -230,6 +230,26 @@ def test_a_worker_killed_mid_job_loses_nothing(env, client):
     assert done["status"] == "succeeded"
 
 
+def test_the_pool_replaces_its_workers_and_keeps_taking_jobs(env, monkeypatch, clip_factory):
+    """Issue 27.1: with CPython 3.11's own per-child limit the pool stopped after
+    ``workers × max_tasks_per_child`` jobs; the rest stayed queued."""
+    monkeypatch.setenv("CLONUS_MAX_TASKS_PER_CHILD", "2")
+    settings = Settings()
+    headers, _ = _key(settings, "clinic")
+    clip = clip_factory()
+    with TestClient(create_app(settings)) as c:
+        ids = []
+        for i in range(5):
+            with clip.open("rb") as f:
+                r = c.post("/v1/analyses", headers=headers, files={"video": (f"v{i}.mp4", f, "video/mp4")})
+            assert r.status_code == 202
+            ids.append(r.json()["id"])
+        assert [_wait(c, headers, i)["status"] for i in ids] == ["succeeded"] * 5
+        assert c.get("/readyz").json()["checks"]["workers"] == "ok"
+    with session_factory(settings.resolved_database_url)() as s:
+        assert [s.get(Analysis, i).attempts for i in ids] == [1] * 5  # each ran exactly once
+
+
 def test_a_job_past_its_time_limit_fails_clearly_and_the_worker_goes_on(env, monkeypatch):
     monkeypatch.setenv("CLONUS_JOB_TIME_LIMIT_S", "0.3")  # read by the spawned worker
     headers, _ = _key(env, "clinic")
