@@ -42,7 +42,7 @@ def _decode(path: str) -> tuple[float, float, int]:
 
 
 def _analyze(path: str) -> tuple[float, float, int]:
-    from vision.analyze import analyze_video
+    from vision.pipeline import analyze_video
 
     t0 = time.perf_counter()
     a = analyze_video(path, site="ankle")
@@ -60,8 +60,8 @@ def _review(path: str) -> tuple[float, float, int]:
     """The review files after an analysis: overlay (faces obscured), plots, report page."""
     import tempfile
 
-    from vision.analyze import analyze_video
-    from vision.artifacts import write_artifacts
+    from vision.pipeline import analyze_video
+    from vision.render.artifacts import write_artifacts
 
     analysis = analyze_video(path, site="ankle")
     t0 = time.perf_counter()
@@ -73,8 +73,9 @@ def _review(path: str) -> tuple[float, float, int]:
 def _baseline(path: str) -> tuple[float, float, int]:
     """Naive: the pose landmarker on every full-resolution frame."""
     from models.registry import model_path
-    from vision.landmarks import PoseLandmarker
-    from vision.video_io import iter_frames, probe
+    from vision.locate.landmarks import PoseLandmarker
+    from vision.video.decode import iter_frames
+    from vision.video.probe import probe
 
     t0 = time.perf_counter()
     info = probe(path)
@@ -88,7 +89,7 @@ def _baseline(path: str) -> tuple[float, float, int]:
 
 def _detector_60s() -> tuple[float, float, int]:
     from samples.waveform import ClonusSpec, clonus_displacement
-    from vision.oscillation import detect_oscillation
+    from vision.clinical.detector import detect_oscillation
 
     t = np.arange(0, 60, 1 / 30.0)
     x = clonus_displacement(ClonusSpec(frequency_hz=6.0, beats=300, onset_s=2.0, sustained=True), t)

@@ -19,7 +19,7 @@ import numpy as np
 
 from samples.scenes import FRAMINGS, SITES, framing_matrix, scene
 from samples.waveform import ClonusSpec, clonus_displacement, clonus_truth, sample_times
-from vision.video_writer import VideoWriter
+from vision.video.writer import VideoWriter
 
 
 @dataclass

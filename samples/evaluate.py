@@ -133,8 +133,8 @@ def drawn_region(truth: dict) -> Roi:
 def run_one(name: str, spec: ClipSpec, folder: Path, drawn: bool = False) -> Row:
     """Analyze one clip (written unless already there); with ``drawn``, in the region a
     clinician would draw around the part instead of the one the analysis finds."""
-    from vision.analyze import analyze_video
     from vision.errors import VisionError
+    from vision.pipeline import analyze_video
 
     path = folder / f"{name}.mp4"
     meta = path.with_suffix(".truth.json")

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from samples.signal_cases import case_table, noisy_case
-from vision.oscillation import detect_oscillation
+from vision.clinical.detector import detect_oscillation
 
 
 def crlb_sd_hz(t_s: np.ndarray, clean: np.ndarray, noise_sd: float, f_hz: float) -> float:

@@ -20,10 +20,10 @@ from service.keys import find_key
 from service.links import ARTIFACTS, review_links, verify
 from service.problems import ProblemError
 from service.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
-from vision.analyze import parse_roi
 from vision.errors import NotAVideoError, NoVideoStreamError, VisionError
+from vision.pipeline import parse_roi
 from vision.schema import SiteChoice
-from vision.video_io import probe
+from vision.video.probe import probe
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 _bearer = HTTPBearer(auto_error=False)

@@ -65,9 +65,9 @@ class ProgressBar:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from service.config import get_settings
-    from vision.analyze import analyze_video, parse_roi
-    from vision.artifacts import write_artifacts
     from vision.errors import VisionError
+    from vision.pipeline import analyze_video, parse_roi
+    from vision.render.artifacts import write_artifacts
 
     settings = get_settings()
     bar = ProgressBar(enabled=not args.json and sys.stderr.isatty())

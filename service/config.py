@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vision.video_io import VideoLimits
+from vision.video.probe import VideoLimits
 
 
 class Settings(BaseSettings):

@@ -130,7 +130,7 @@ def run_analysis(analysis_id: str) -> str:
 
 
 # What a job imports, native modules included (scipy, OpenCV, PyAV, matplotlib's figures).
-_ANALYSIS_MODULES = ("vision.analyze", "vision.artifacts", "matplotlib.figure")
+_ANALYSIS_MODULES = ("vision.pipeline", "vision.render.artifacts", "matplotlib.figure")
 
 
 def _load_analysis() -> None:
@@ -159,9 +159,9 @@ def _unexpected(settings: Settings, analysis_id: str, exc: Exception) -> dict:
 def _analyze(settings: Settings, analysis_id: str, row: Analysis,
              progress: Callable[[float], None]) -> tuple[str, dict]:  # fmt: skip
     """The analysis and its review files: (status, the result or the error)."""
-    from vision.analyze import analyze_video, parse_roi
-    from vision.artifacts import write_artifacts
     from vision.errors import VisionError
+    from vision.pipeline import analyze_video, parse_roi
+    from vision.render.artifacts import write_artifacts
 
     source = video_path(settings.data_dir, analysis_id)
     try:

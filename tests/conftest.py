@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from samples.scenes import photo
-from vision.video_writer import VideoWriter
+from vision.video.writer import VideoWriter
 
 
 def moving_square_clip(

@@ -106,28 +106,30 @@ def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch):
 
 
 def test_analysis_decodes_the_video_once(clonus_clip, monkeypatch):
-    import vision.analyze as analyze
+    import vision.video.single_pass as single_pass
+    from vision.pipeline import analyze_video
 
     calls = []
-    real = analyze.iter_decoded
+    real = single_pass.iter_decoded
 
     def counting(*args, **kwargs):
         calls.append(1)
         yield from real(*args, **kwargs)
 
-    monkeypatch.setattr(analyze, "iter_decoded", counting)
+    monkeypatch.setattr(single_pass, "iter_decoded", counting)
     path, _ = clonus_clip
-    assert analyze.analyze_video(path, site="ankle").result.clonus_detected is True
+    assert analyze_video(path, site="ankle").result.clonus_detected is True
     assert len(calls) == 1
 
 
 def test_landmarks_are_found_on_their_own_thread_while_the_video_is_decoded(monkeypatch, tmp_path):
     # Landmarks (and MediaPipe's import with the first frame) no longer wait for the end of the
     # decoding: the first sampled frame's landmarks are found before the last frame is decoded.
-    import vision.analyze as analyze
+    import vision.pipeline as pipeline
+    import vision.video.single_pass as single_pass
 
     events: list[tuple[str, str]] = []
-    real_decoded, real_detect = analyze.iter_decoded, analyze._detect
+    real_decoded, real_detect = single_pass.iter_decoded, pipeline.detect_landmarks
 
     def decoded(*args, **kwargs):
         yield from real_decoded(*args, **kwargs)
@@ -138,13 +140,13 @@ def test_landmarks_are_found_on_their_own_thread_while_the_video_is_decoded(monk
         events.append(("landmarks", threading.current_thread().name))
         return seen
 
-    monkeypatch.setattr(analyze, "iter_decoded", decoded)
-    monkeypatch.setattr(analyze, "_detect", detect)
+    monkeypatch.setattr(single_pass, "iter_decoded", decoded)
+    monkeypatch.setattr(pipeline, "detect_landmarks", detect)
     path = tmp_path / "face.mp4"
     write_clip(ClipSpec(site="jaw", framing="medium", duration_s=3.0, clonus=ClonusSpec(beats=0)), path)
-    result = analyze.analyze_video(path, site="jaw").result
+    result = pipeline.analyze_video(path, site="jaw").result
     assert result.tracking.method == "face"
     kinds = [kind for kind, _ in events]
-    assert kinds.count("landmarks") == analyze.LANDMARK_FRAMES
+    assert kinds.count("landmarks") == single_pass.LANDMARK_FRAMES
     assert kinds.index("landmarks") < kinds.index("decoded")
     assert {name.split("_")[0] for kind, name in events if kind == "landmarks"} == {"landmarks"}

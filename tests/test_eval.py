@@ -12,7 +12,7 @@ import pytest
 
 from samples.clips import write_clip
 from samples.evaluate import eval_set, evaluate
-from vision.analyze import analyze_video
+from vision.pipeline import analyze_video
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "clips"
 # One clip per site and framing with 6+ beats (c10: 60 beats under 5 px of shake, whose

@@ -20,7 +20,7 @@ from models.registry import (
     sha256_file,
 )
 from tests.conftest import astronaut_rgb, grace_hopper_rgb
-from vision.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
+from vision.locate.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
 
 
 def test_manifest_names_source_checksum_and_offline_recipe():
@@ -112,7 +112,7 @@ def _run_script(script: Path, text: str) -> subprocess.CompletedProcess:
 
 _FORKED_POOL = textwrap.dedent("""
     from concurrent.futures import ProcessPoolExecutor
-    from vision.analyze import analyze_video
+    from vision.pipeline import analyze_video
 
     def site(path):
         return analyze_video(path, site="auto").result.site

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from samples.signal_cases import case_table, noisy_case
 from samples.waveform import ClonusSpec, clonus_displacement, clonus_truth, sample_times
-from vision.oscillation import detect_oscillation
+from vision.clinical.detector import detect_oscillation
 from vision.schema import main_episode
 from vision.settings import DetectorSettings
 

@@ -8,11 +8,11 @@ import pytest
 from samples.clips import ClipSpec, write_clip
 from samples.waveform import ClonusSpec
 from service.cli import main
-from vision.analyze import analyze_video
-from vision.quality import assess, camera_mirrored
+from vision.clinical.quality import assess, camera_mirrored
+from vision.motion.tracking import MotionTrace
+from vision.pipeline import analyze_video
 from vision.schema import Episode, Roi
-from vision.tracking import MotionTrace
-from vision.video_io import probe
+from vision.video.probe import probe
 
 FPS = 60.0
 

@@ -31,7 +31,7 @@ from service.cli import main
 from service.config import Settings
 from service.db import migrate, session_factory
 from service.keys import create_key
-from vision.landmarks import EYES, FaceLandmarker
+from vision.locate.landmarks import EYES, FaceLandmarker
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "data" / "test-artifacts"
 IDENTIFYING_TAGS = (

@@ -10,17 +10,12 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from vision.locate.energy import band_energy_map, roi_from_energy
+from vision.motion.camera import _BG_TOP_UP_FRAMES, _camera_ahead
+from vision.motion.geometry import _depth_in_hull, similarity_fit
+from vision.motion.tracking import track_region
 from vision.schema import Roi
-from vision.tracking import (
-    _BG_TOP_UP_FRAMES,
-    _camera_ahead,
-    _depth_in_hull,
-    band_energy_map,
-    roi_from_energy,
-    similarity_fit,
-    track_region,
-)
-from vision.video_io import Frame, shrunk
+from vision.video.decode import Frame, shrunk
 
 W, H, FPS = 320, 240, 30.0
 
@@ -126,8 +121,9 @@ def test_energy_map_finds_the_kneecap_when_the_phone_wanders_as_well_as_shakes(t
     # not a strip along the edges.
     from samples.clips import ClipSpec, write_clip
     from samples.waveform import ClonusSpec
-    from vision.analyze import MAP_MAX_SIDE_PX, TRACK_MAX_SIDE_PX
-    from vision.video_io import iter_frames, probe
+    from vision.video.decode import iter_frames
+    from vision.video.probe import probe
+    from vision.video.single_pass import MAP_MAX_SIDE_PX, TRACK_MAX_SIDE_PX
 
     spec = ClipSpec(site="knee", framing="wide", person=2, duration_s=3.5, fps=30.0, width=854, height=480,
                     clonus=ClonusSpec(frequency_hz=6.0, beats=5, onset_s=1.2, seed=seed),
@@ -147,7 +143,7 @@ def test_fading_beats_are_measured_after_the_moving_features_are_lost():
     # Ten features on the part beat, then are lost; the features that replace them on the part
     # see only the last, fading beats, so their steps alone cannot mark them as the part's.
     # The still features of the skin around it must not stand in for them.
-    from vision.tracking import _moving_steps, _Step
+    from vision.motion.tracking import _moving_steps, _Step
 
     rng = np.random.default_rng(0)
     t = np.arange(120) / 30.0

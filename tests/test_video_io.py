@@ -19,8 +19,9 @@ from vision.errors import (
     VideoTooLongError,
     VideoTooShortError,
 )
-from vision.video_io import VideoLimits, _area_scaled, iter_frames, probe
-from vision.video_writer import VideoWriter
+from vision.video.decode import _area_scaled, iter_frames
+from vision.video.probe import VideoLimits, probe
+from vision.video.writer import VideoWriter
 
 PORTRAIT = np.zeros((64, 32, 3), np.uint8)
 PORTRAIT[:8, :8] = 255  # a marker at the top-left of the upright picture
@@ -199,7 +200,7 @@ def test_gray_read_from_the_luma_plane_matches_swscale(clip_factory):
 
 
 def test_frame_spool_gives_back_every_frame_in_order(clip_factory):
-    from vision.frame_spool import FrameSpool
+    from vision.video.spool import FrameSpool
 
     path = clip_factory(frames=40)
     info = probe(path)

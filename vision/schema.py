@@ -8,11 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer
 SCHEMA_VERSION = "1.2"
-
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
 SITE_CHOICES: tuple[str, ...] = get_args(SiteChoice)  # for checks and command-line choices
 Verdict = Literal["good", "review", "failed"]
+DEFAULT_SITE: Site = "ankle"  # the site assumed where "auto" finds none (the most common exam)
+
+
+def concrete_site(site: str | None) -> str:
+    """``site``, or the default for "auto" (and none)."""
+    return site if site and site != "auto" else DEFAULT_SITE
 
 
 class _Model(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from vision.schema import DEFAULT_SITE
+
 # Detection band per site (Hz), after ../shared/clinical.md: ankle 5–8 Hz typical (3.8 seen under
 # load), jaw up to ~10–12 Hz.
 DEFAULT_BANDS_HZ: dict[str, tuple[float, float]] = {
@@ -29,4 +31,4 @@ class DetectorSettings(BaseModel):
     )
 
     def band_for(self, site: str | None) -> tuple[float, float]:
-        return self.bands_hz.get(site or "ankle", (3.0, 12.0))
+        return self.bands_hz.get(site or DEFAULT_SITE, (3.0, 12.0))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from vision.closing import Closing
-from vision.video_io import Frame
+from vision.video.decode import Frame
 
 
 class FrameSpool(Closing):

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vision.oscillation import unit_scaled
 from vision.schema import AnalysisResult, main_episode
 from vision.settings import DetectorSettings
+from vision.signal.filters import unit_scaled
 
 if TYPE_CHECKING:
-    from vision.analyze import Analysis
+    from vision.pipeline import Analysis
 
 MAX_CHART_POINTS = 2000
 _SCATS = {0: "no clonus", 1: "clonus under 3 s", 2: "clonus 3–10 s", 3: "clonus over 10 s"}
@@ -190,7 +190,7 @@ def render_report(
         "recording_rows": _rows(_recording_rows(res)),
         "schema_version": res.schema_version,
     }
-    page = resources.files("vision").joinpath("report_page.html").read_text(encoding="utf-8")
+    page = resources.files("vision.render").joinpath("report_page.html").read_text(encoding="utf-8")
     for key, value in fields.items():
         raw = key.endswith(("_rows", "_section", "_block")) or key == "plots"
         page = page.replace("{{" + key + "}}", value if raw else _e(value))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from vision.analyze import Analysis
+    from vision.pipeline import Analysis
 
 PLOTS = ("displacement", "spectrum", "spectrogram")
 _EPISODE = "#ff8c00"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.oscillation import narrowband, uniform_grid
+from vision.motion.tracking import MotionTrace
 from vision.schema import Episode, Quality
-from vision.tracking import MotionTrace
+from vision.signal.filters import narrowband
+from vision.signal.resample import uniform_grid
 
 # The part's motion is the camera's times a gain in this range, for most of its variance.
 _MIRROR_GAIN = (-1.5, -0.5)

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vision.overlay import OverlayUnavailableError, render_overlay
-from vision.plots import write_plots
-from vision.report import render_report
+from vision.render.overlay import OverlayUnavailableError, render_overlay
+from vision.render.plots import write_plots
+from vision.render.report import render_report
 
 if TYPE_CHECKING:
-    from vision.analyze import Analysis
+    from vision.pipeline import Analysis
 
 log = logging.getLogger(__name__)
 

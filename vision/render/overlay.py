@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from vision.deidentify import Detection, FaceFinder, near, obscure
-from vision.landmarks import LOWER_JAW, POSE
-from vision.oscillation import unit_scaled
-from vision.video_io import iter_frames
-from vision.video_writer import VideoWriter
+from vision.locate.landmarks import LOWER_JAW, POSE
+from vision.render.deidentify import Detection, FaceFinder, near, obscure
+from vision.schema import concrete_site
+from vision.signal.filters import unit_scaled
+from vision.video.decode import iter_frames
+from vision.video.writer import VideoWriter
 
 if TYPE_CHECKING:
-    from vision.analyze import Analysis
+    from vision.pipeline import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ MAX_SIDE_PX = 720
 DETECTIONS_PER_S = 6.0
 WINDOW_S = (4.0, 1.0)  # the panel shows this long before and after the current time
 FLASH_S = 0.12
-
 _ROI = (0, 200, 255)
 _POINT = (255, 230, 0)
 _EPISODE = (255, 140, 0)
@@ -77,7 +77,7 @@ class _Scene:
         res, osc, trace = analysis.result, analysis.oscillation, analysis.trace
         self.w, self.h = width, height
         self.scale = width / max(1, analysis.info.width)
-        self.site = res.site or "ankle"
+        self.site = concrete_site(res.site)
         roi = res.tracking.roi
         self.roi = (
             (roi.x * width, roi.y * height, (roi.x + roi.w) * width, (roi.y + roi.h) * height)

@@ -35,8 +35,6 @@ POSE = {
 FACE = {"chin": 152, "forehead": 10, "nose_tip": 1, "left_eye": 468, "right_eye": 473}
 LOWER_JAW = (17, 152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365)  # lower lip to chin
 EYES = (33, 133, 159, 145, 362, 263, 386, 374)
-
-
 # MediaPipe's vision package imports its drawing helpers, and they import matplotlib's pyplot and
 # 3-D axes: most of the second that importing MediaPipe costs a fresh process, for helpers this
 # project never calls. They are loaded on first use instead (the standard library's LazyLoader).

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from vision.closing import Closing
-from vision.landmarks import EYES, FaceLandmarker, Landmarks, PoseLandmarker
+from vision.locate.landmarks import EYES, FaceLandmarker, Landmarks, PoseLandmarker
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 _POSE_FACE = tuple(range(11))  # BlazePose nose, eyes, ears, mouth

@@ -1,0 +1,92 @@
+"""The clinical reading of one analysis: the detector's findings, the amplitude in the units a
+clinician uses, and the quality verdict, as the one result schema."""
+
+from __future__ import annotations
+
+from vision.clinical.detector import OscillationResult, episode_peak_to_peak
+from vision.clinical.quality import assess, camera_mirrored
+from vision.locate.region import Placement
+from vision.motion.tracking import MotionTrace
+from vision.schema import (
+    Amplitude,
+    AnalysisResult,
+    Episode,
+    Grades,
+    Tracking,
+    VideoSummary,
+    main_episode,
+)
+from vision.video.probe import VideoInfo
+
+
+def read_result(
+    info: VideoInfo,
+    trace: MotionTrace,
+    osc: OscillationResult,
+    placement: Placement,
+    band_hz: tuple[float, float],
+) -> AnalysisResult:
+    """The result; where the motion could not be measured, without clinical figures."""
+    main = main_episode(osc.episodes)
+    mirrored = main is not None and camera_mirrored(trace, main)
+    quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band_hz,
+                     brightness=trace.mean_brightness, sharpness=trace.sharpness,
+                     feature_survival=trace.feature_survival, mirrors_camera=mirrored,
+                     quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
+    result = AnalysisResult(
+        site=placement.site,
+        clonus_detected=osc.clonus_detected,
+        frequency_hz=osc.frequency_hz,
+        beat_count=osc.beat_count,
+        sustained=osc.sustained,
+        episodes=[Episode.model_validate(e.model_dump()) for e in osc.episodes],
+        amplitude=_amplitude(trace, osc, placement),
+        regularity=osc.regularity,
+        confidence=osc.confidence,
+        grades=osc.grades,
+        quality=quality,
+        tracking=Tracking(method=placement.method, roi=placement.roi),
+        video=video_summary(info),
+    )
+    return _withheld(result) if quality.verdict == "failed" else result
+
+
+def _amplitude(trace: MotionTrace, osc: OscillationResult, placement: Placement) -> Amplitude:
+    """Peak to peak in source pixels, as a fraction of the body length, and in degrees about
+    the ankle."""
+    amp_px, length_px = osc.amplitude_pp, placement.length_px
+    amp_deg = None
+    main = main_episode(osc.episodes)
+    if placement.site == "ankle" and osc.episodes and trace.angle_deg is not None:  # about the ankle
+        amp_deg = episode_peak_to_peak(trace.time_s, trace.angle_deg, trace.valid, main)
+    return Amplitude(
+        peak_to_peak_px=round(amp_px, 3) if amp_px is not None else None,
+        peak_to_peak_fraction=round(amp_px / length_px, 5) if amp_px is not None and length_px else None,
+        reference=placement.length_of,  # set with length_px, or neither
+        reference_length_px=round(length_px, 1) if length_px else None,
+        peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
+    )
+
+
+def video_summary(info: VideoInfo) -> VideoSummary:
+    return VideoSummary(
+        duration_s=round(info.duration_s, 4),
+        fps=round(info.measured_fps, 3),
+        nominal_fps=info.nominal_fps,
+        width=info.width,
+        height=info.height,
+        rotation=info.rotation,
+        variable_frame_rate=info.variable_frame_rate,
+        codec=info.codec,
+        frame_count=info.frame_count,
+        quantizer=info.quantizer,
+    )
+
+
+def _withheld(result: AnalysisResult) -> AnalysisResult:
+    """A result whose motion could not be measured: no verdict and no clinical figures (beats,
+    rate, episodes, grades) that a reader could take for findings; the quality says why."""
+    return result.model_copy(update=dict(
+        clonus_detected=None, frequency_hz=None, beat_count=None, sustained=None, episodes=[],
+        amplitude=Amplitude(), regularity=None, confidence=None, grades=Grades(),
+    ))  # fmt: skip

@@ -1,0 +1,171 @@
+"""Where the body part is: the region landmarks put it in, the limb that oscillates, and the
+body length its amplitude is a fraction of."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from vision.locate.energy import band_energy_map, roi_from_energy
+from vision.locate.landmarks import (
+    FACE,
+    LOWER_JAW,
+    POSE,
+    FaceLandmarker,
+    Landmarks,
+    PoseLandmarker,
+    shared_landmarker,
+)
+from vision.motion.geometry import roi_from_points
+from vision.schema import (
+    Roi,
+    concrete_site,
+)
+
+log = logging.getLogger(__name__)
+
+# Landmarks that place each site's moving part.
+SITE_POINTS = {
+    "ankle": {"left": ("left_ankle", "left_heel", "left_foot_index"),
+              "right": ("right_ankle", "right_heel", "right_foot_index")},
+    "knee": {"left": ("left_knee",), "right": ("right_knee",)},
+    "wrist": {"left": ("left_wrist", "left_index"), "right": ("right_wrist", "right_index")},
+}  # fmt: skip
+# The body length an amplitude is given as a fraction of: (from, to) landmarks and its name.
+SITE_LENGTH = {
+    "ankle": ("heel", "foot_index", "foot length (heel to toe)"),
+    "knee": ("hip", "knee", "thigh length (hip to knee)"),
+    "wrist": ("wrist", "index", "hand length (wrist to index finger)"),
+}
+FACE_LENGTH = (FACE["forehead"], FACE["chin"], "face height (forehead to chin)")
+# The sites each landmark model finds ("auto": both).
+_POSE_SITES = ("auto", "ankle", "knee", "wrist")
+_FACE_SITES = ("auto", "jaw")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The landmarks found on one sampled frame: people (pose) and faces, as the site needs,
+    in pixels of that frame (``size``: w, h)."""
+
+    people: list[Landmarks]
+    faces: list[Landmarks]
+    size: tuple[int, int]
+
+
+def detect_landmarks(image_rgb: np.ndarray, site: str) -> Seen:
+    """Landmarks on one frame, with the process's shared landmarkers (the first call imports
+    MediaPipe and creates them)."""
+    from models.registry import model_path
+
+    people: list[Landmarks] = []
+    faces: list[Landmarks] = []
+    if site in _POSE_SITES:
+        with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
+            people = lm.detect(image_rgb)
+    if site in _FACE_SITES:
+        with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
+            faces = lm.detect(image_rgb)
+    return Seen(people, faces, (image_rgb.shape[1], image_rgb.shape[0]))
+
+
+def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
+    return bool(np.all((points_px >= 0) & (points_px < [width, height])))
+
+
+def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
+    h, w = stack_energy.shape
+    x0, y0 = int(roi.x * w), int(roi.y * h)
+    x1, y1 = max(x0 + 1, int((roi.x + roi.w) * w)), max(y0 + 1, int((roi.y + roi.h) * h))
+    return float(stack_energy[y0:y1, x0:x1].mean())
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the part is, how it was found (pose, face, motion, manual), and the body length its
+    amplitude is a fraction of (None when not seen)."""
+
+    site: str
+    method: str
+    roi: Roi
+    length_px: float | None
+    length_of: str | None
+
+
+def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
+    """The median distance between two landmarks over the frames where both are seen."""
+    a, b = ends
+    seen = [float(np.hypot(*(p.xy_px[a] - p.xy_px[b]))) for p in people
+            if min(p.visibility[a], p.visibility[b]) > 0.5]  # fmt: skip
+    return float(np.median(seen)) if seen else None
+
+
+def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) -> Placement | None:
+    """Where landmarks put the part, or None when no body part is found."""
+    from models.registry import ModelUnavailableError
+
+    if not seen:
+        return None
+    try:
+        found = [job.result() for job in seen]
+    except ModelUnavailableError as exc:
+        log.warning("landmarks unavailable (%s); locating the part from motion", exc)
+        return None
+    w, h = found[0].size
+    candidates: list[tuple[float, Placement]] = []
+    if site in _POSE_SITES:
+        people = [p for f in found for p in f.people]
+        sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
+        for name, sides in sites.items():
+            for side, side_points in sides.items():
+                idx = [POSE[k] for k in side_points]
+                on_part = [p for p in people
+                           if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
+                if not on_part:
+                    continue
+                roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
+                start, end, length_of = SITE_LENGTH[name]
+                ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
+                located = Placement(name, "pose", roi, _length_px(on_part, ends), length_of)
+                candidates.append((_energy_in(energy, roi), located))
+    if site in _FACE_SITES:
+        # The largest face of each frame (the patient, close to the camera).
+        faces = [max(f.faces, key=lambda face: np.ptp(face.xy_px[:, 1])) for f in found if f.faces]
+        if faces:
+            pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
+            roi = roi_from_points(pts, w, h, pad=0.15)
+            located = Placement("jaw", "face", roi, _length_px(faces, FACE_LENGTH[:2]), FACE_LENGTH[2])
+            candidates.append((_energy_in(energy, roi), located))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: c[0])[1]  # the limb that oscillates
+
+
+def place_part(
+    small: np.ndarray,
+    time_s: np.ndarray,
+    sampled: list[Future[Seen]],
+    *,
+    site: str,
+    band_hz: tuple[float, float],
+    scale: float,
+) -> Placement:
+    """Where to track: the limb that the landmarks place and that oscillates most, else the
+    region where motion energy in the band concentrates. ``scale`` turns the landmark frames'
+    pixels into the source's (the body length is given in source pixels)."""
+    energy = band_energy_map(small, time_s, band_hz)
+    located = landmark_placement(sampled, site, energy)
+    if located is None:
+        region, _ = roi_from_energy(energy)
+        return Placement(concrete_site(site), "motion", region, None, None)
+    if not located.length_px:
+        return replace(located, length_px=None, length_of=None)
+    return replace(located, length_px=located.length_px * scale)
+
+
+def drawn_placement(site: str, roi: Roi) -> Placement:
+    """The region a clinician drew."""
+    return Placement(concrete_site(site), "manual", roi, None, None)

@@ -1,0 +1,211 @@
+"""Measure the body part's motion to sub-pixel precision, camera motion removed.
+
+Pyramidal Lucas–Kanade optical flow on features inside the region measures the motion, each
+feature's step taken relative to where the camera alone would have carried it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.motion.camera import _Camera, _camera_ahead
+from vision.motion.flow import _flow, _topped_up
+from vision.motion.geometry import _apply, _rotation_deg, roi_to_px
+from vision.schema import Roi
+from vision.video.decode import Frame
+
+# The part's features are topped up this often (frames): the fast-moving ones are the first
+# to fail the forward–backward check, and a region around a joint holds more still features
+# than moving ones, so waiting for the total to drop can leave the part untracked for beats.
+_PART_TOP_UP_FRAMES = 5
+
+
+@dataclass
+class MotionTrace:
+    """Per-frame displacement of the part (camera removed), in pixels of the source video."""
+
+    time_s: np.ndarray
+    xy_px: np.ndarray  # (n, 2) cumulative displacement
+    valid: np.ndarray  # (n,) the part was tracked in this frame
+    camera_xy_px: np.ndarray  # (n, 2) cumulative camera motion that was removed
+    feature_survival: float
+    mean_brightness: np.ndarray  # (n,) whole-frame brightness (flicker, darkness)
+    sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
+    point_px: np.ndarray | None = None  # (n, 2) the moving part (median of its features); NaN: lost
+    angle_deg: np.ndarray | None = None  # (n,) the part's rotation, accumulated; counter-clockwise as seen
+
+
+@dataclass
+class _Step:
+    """One frame's tracked part features: ids, where they were (camera-steadied) and their
+    own step (camera removed), in tracking pixels."""
+
+    ids: np.ndarray
+    before: np.ndarray  # (k, 2)
+    step: np.ndarray  # (k, 2)
+
+    @property
+    def after(self) -> np.ndarray:
+        return self.before + self.step
+
+
+def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray, np.ndarray]:
+    """Per step, the median step of the features that move (the part), not of the still ones;
+    where those features are (median position; NaN where none was tracked); and the movers'
+    rotation (degrees; 0 where fewer than three were tracked).
+
+    A region around a joint holds both the moving part and still skin or background. Each
+    feature's mean squared step over its life says whether it belongs to the moving part;
+    the median is then taken over those above a fraction of the strongest movers.
+
+    A feature that lived only while the part was still (after the beats died out, the movers
+    having been lost and replaced) cannot be told apart by its steps: where fewer than two
+    movers are left, the features nearest to where the movers were stand in for them, so the
+    last, fading beats are measured on the part and not on the still skin around it.
+    """
+    ids, seen = np.unique(
+        np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)]), return_inverse=True
+    )
+    steps2 = np.concatenate([(st.step**2).sum(axis=1) for st in log] or [np.zeros(0)])
+    life = np.bincount(seen, minlength=len(ids))
+    lived = life >= 3
+    energy = np.bincount(seen, weights=steps2, minlength=len(ids))[lived] / life[lived]
+    top = float(np.percentile(energy, 95)) if len(energy) else 0.0
+    movers = ids[lived][energy >= 0.3 * top]
+    picks = [np.isin(st.ids, movers) for st in log]
+    counts = [int(p.sum()) for p in picks if p.sum() >= 2]
+    stand_ins = max(3, int(np.median(counts))) if counts else 0
+    last: np.ndarray | None = None  # where the part was last seen
+    out: list[np.ndarray | None] = []
+    where = np.full((len(log), 2), np.nan)
+    turn = np.zeros(len(log))
+    for n, (st, pick) in enumerate(zip(log, picks, strict=True)):
+        if not len(st.step):
+            out.append(None)
+            continue
+        if pick.sum() < 2 and last is not None:
+            pick = np.zeros(len(st.ids), bool)
+            pick[np.argsort(np.hypot(*(st.before - last).T))[:stand_ins]] = True
+        elif pick.sum() < 2:
+            pick = np.ones(len(st.ids), bool)
+        out.append(np.median(st.step[pick], axis=0))
+        where[n] = np.median(st.after[pick], axis=0)
+        if stand_ins:
+            last = where[n]
+        if pick.sum() >= 3:
+            turn[n] = _rotation_deg(st.before[pick], st.after[pick])
+    return out, where, turn
+
+
+def _levelled(frames: Iterable[Frame]) -> Iterator[tuple[Frame, np.ndarray, float]]:
+    """Each frame with its gray image brought to the first frame's brightness (LED flicker
+    and auto-exposure are a gain, taken out), and its own mean brightness."""
+    ref_mean = None
+    for frame in frames:
+        mean = float(frame.image.mean())
+        ref_mean = ref_mean or max(mean, 1.0)
+        gray = frame.image
+        if abs(mean / ref_mean - 1) > 0.01:
+            gray = cv2.convertScaleAbs(gray, alpha=ref_mean / max(mean, 1.0))
+        yield frame, gray, mean
+
+
+def _masks(roi: Roi, w: int, h: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Where the part's features are found (the region), where the camera's are (outside
+    the region grown by half its size on each side), and the region's box in pixels."""
+    x0, y0, x1, y1 = roi_to_px(roi, w, h)
+    part_mask = np.zeros((h, w), np.uint8)
+    part_mask[y0:y1, x0:x1] = 255
+    bg_mask = np.full((h, w), 255, np.uint8)
+    mx, my = (x1 - x0) // 2, (y1 - y0) // 2
+    bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
+    return part_mask, bg_mask, (x0, y0, x1, y1)
+
+
+def track_region(
+    frames: Iterable[Frame],
+    roi: Roi,
+    *,
+    scale: float = 1.0,
+    max_features: int = 120,
+    progress: Callable[[int], None] | None = None,
+) -> MotionTrace:
+    """Measure the region's motion frame by frame (frames are gray, possibly downscaled).
+
+    ``scale`` converts the frames' pixels to source pixels (source = frame × scale). The
+    camera's motion between frames is a robust similarity fitted to strong corners outside
+    the region, followed on a second thread a few frames ahead; each part feature's step is
+    taken relative to where the camera alone would have carried it.
+    """
+    times, valid, cam, bright, sharp = [], [], [], [], []
+    log: list[_Step] = []
+    prev = None
+    part_pts = None
+    part_ids = np.zeros(0, np.int64)
+    next_id = 0
+    cam_pos = np.zeros(2)
+    attempted = survived = 0
+    levelled = _levelled(frames)
+    first = next(levelled, None)
+    if first is None:
+        empty = np.zeros((0, 2))
+        return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
+    h, w = first[1].shape
+    part_mask, bg_mask, box = _masks(roi, w, h)
+    x0, y0, x1, y1 = box
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    stream = itertools.chain([first], levelled)
+    with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
+        for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
+            step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
+            tracking = prev is not None and part_pts is not None and len(part_pts) > 0
+            if tracking:
+                nxt, ok = _flow(prev, gray, part_pts)
+                attempted += len(part_pts)
+                survived += int(ok.sum())
+            camera = camera_job.result()  # raises what the camera's step raised
+            if tracking:
+                before = part_pts.reshape(-1, 2)[ok]
+                after = nxt.reshape(-1, 2)[ok]
+                steadied = _apply(camera, before)  # where the camera alone would have carried them
+                step = _Step(part_ids[ok], steadied, after - steadied)
+                cam_pos = cam_pos + _apply(camera, centre) - centre
+                part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
+            log.append(step)
+            due = n % _PART_TOP_UP_FRAMES == 0
+            part_pts, added = _topped_up(gray, part_mask, part_pts, max_features, due)
+            part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + added)])
+            next_id += added
+            times.append(frame.time_s)
+            cam.append(cam_pos * scale)
+            bright.append(mean)
+            crop = gray[y0:y1, x0:x1]
+            sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
+            prev = gray
+            if progress is not None:
+                progress(frame.index)
+    pos = np.zeros(2)
+    xy = []
+    moving, where, turn = _moving_steps(log)
+    for i, st in enumerate(moving):
+        if st is not None:
+            pos = pos + st
+        xy.append(pos * scale)
+        valid.append(st is not None or i == 0)
+    return MotionTrace(
+        time_s=np.asarray(times),
+        xy_px=np.asarray(xy).reshape(-1, 2),
+        valid=np.asarray(valid, bool),
+        camera_xy_px=np.asarray(cam).reshape(-1, 2),
+        feature_survival=float(survived / max(1, attempted)),
+        mean_brightness=np.asarray(bright),
+        sharpness=np.asarray(sharp),
+        point_px=where * scale,
+        angle_deg=np.cumsum(turn),
+    )

@@ -1,0 +1,94 @@
+"""One decoding pass: the tracking frames spooled, the small stack for the motion-energy map, and
+a few frames handed to the landmark finder while decoding goes on."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vision.closing import Closing
+from vision.errors import NoFramesError
+from vision.video.decode import Frame, frame_image, iter_decoded, shrunk
+from vision.video.probe import VideoInfo
+from vision.video.spool import FrameSpool
+
+log = logging.getLogger(__name__)
+
+TRACK_MAX_SIDE_PX = 640  # optical flow runs on frames scaled to this (sub-pixel anyway)
+MAP_MAX_SIDE_PX = 96  # the motion-energy map
+LANDMARK_FRAMES = 6
+_CONVERT_AHEAD = 4  # decoded frames waiting for conversion (bounded: 1080p frames are 3 MB)
+
+
+@dataclass
+class DecodedPass(Closing):
+    """What one decoding pass keeps: the tracking frames (spooled), the small stack for the
+    motion-energy map, and the landmarks being found on a few frames."""
+
+    spool: FrameSpool
+    small: np.ndarray  # (n, h, w) uint8
+    time_s: np.ndarray
+    sampled: list[Future[Any]]  # what ``sample`` returned for a few frames, in order
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def decode_once(
+    path: Path,
+    info: VideoInfo,
+    *,
+    sample: Callable[[np.ndarray], Future[Any]] | None,
+    progress: Callable[[float], None],
+) -> DecodedPass:
+    """Spool the tracking frames; with ``sample``, also keep what finds the part: the small
+    stack for the energy map, and ``sample`` called on ``LANDMARK_FRAMES`` frames spread over
+    the recording (RGB, upright) as they are converted: it starts the landmark search on
+    another thread and returns its future, so the search runs while the decoding goes on.
+
+    Frames are converted (scaled, gray, upright) on a second thread, in decoding order, while
+    the next ones are decoded: the decoder alone leaves part of the machine idle.
+    """
+    last = max(0, info.frame_count - 1)
+    wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if sample else set()
+    spool = FrameSpool()
+    small, times, seen = [], [], []
+    n = max(1, info.frame_count)
+
+    def keep(index: int, time_s: float, frame) -> None:
+        gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
+        spool.append(Frame(index, time_s, gray))
+        if sample is not None:
+            small.append(shrunk(gray, MAP_MAX_SIDE_PX))
+        times.append(time_s)
+        if sample is not None and index in wanted:
+            seen.append(sample(frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
+            pending: deque[Future] = deque()
+            for index, time_s, frame in iter_decoded(path, info):
+                pending.append(pool.submit(keep, index, time_s, frame))
+                while len(pending) > _CONVERT_AHEAD or (pending and pending[0].done()):
+                    pending.popleft().result()  # raises what the conversion raised
+                if index % 30 == 0:
+                    progress(min(1.0, index / n))
+            while pending:
+                pending.popleft().result()
+    except BaseException:
+        for job in seen:
+            job.cancel()
+        spool.close()
+        raise
+    if not times:
+        spool.close()
+        raise NoFramesError("no frame of the video could be decoded")
+    small_stack = np.stack(small) if small else np.zeros((0, 0, 0), np.uint8)
+    return DecodedPass(spool, small_stack, np.asarray(times), seen)
