@@ -13,14 +13,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from vision.clinical.grades import _grades
-from vision.schema import Episode, Grades, main_episode
+from vision.clinical.grades import grades_for
+from vision.schema import DEFAULT_SITE, Episode, Grades, main_episode
 from vision.settings import DetectorSettings
-from vision.signal.beats import _beats_away_from_rest, _Candidate, _merge_overlapping, _span, _trimmed, _Views
+from vision.signal.beats import (
+    BeatRun,
+    RhythmViews,
+    beats_away_from_rest,
+    merge_overlapping,
+    run_span,
+    trimmed,
+)
 from vision.signal.filters import narrowband
-from vision.signal.resample import _principal_component, uniform_grid
-from vision.signal.runs import _merge_runs, _near, _segments
-from vision.signal.spectra import _STEP_S, _WINDOW_S, Spectrogram, Spectrum, _episode_spectrum, _window_stats
+from vision.signal.resample import clean_samples, principal_component, uniform_grid
+from vision.signal.runs import merge_runs, near, segments
+from vision.signal.spectra import STEP_S, WINDOW_S, Spectrogram, Spectrum, span_spectrum, window_stats
 
 _SHARE_FLOOR = 0.4  # the rhythm's share of the motion energy at which confidence is zero
 
@@ -43,7 +50,6 @@ class OscillationResult:
     spectrum: Spectrum = field(repr=False)
     spectrogram: Spectrogram = field(repr=False)
     band_hz: tuple[float, float] = (3.0, 12.0)
-    sample_rate_hz: float = 0.0
 
 
 def episode_peak_to_peak(
@@ -72,149 +78,195 @@ def detect_oscillation(
     displacement: np.ndarray,
     valid: np.ndarray | None = None,
     *,
-    site: str | None = "ankle",
+    site: str | None = DEFAULT_SITE,
     settings: DetectorSettings | None = None,
 ) -> OscillationResult:
     """Find clonus in a displacement signal sampled at times ``t_s`` (seconds, may be uneven).
 
     ``displacement`` is (n,) or (n, k) components in any unit; ``valid`` marks samples that
-    were tracked. Returns the clinical fields and the arrays the plots need.
+    were tracked (not changed). Returns the clinical fields and the arrays the plots need.
+
+    The steps: the valid samples on a uniform grid and band-passed; per sliding window, the
+    main rhythm and its share of the motion energy; in each run of rhythmic windows, the beats
+    of that rhythm; each run of beats kept as an episode if it is clonus by the settings.
     """
     settings = settings or DetectorSettings()
-    t = np.asarray(t_s, dtype=float)
-    x = np.asarray(displacement, dtype=float)
-    if x.ndim == 2 and x.shape[1] == 1:
-        x = x[:, 0]
-    valid = np.ones(len(t), bool) if valid is None else np.asarray(valid, bool)
-    valid &= np.isfinite(t) & (np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1))
-    order = np.argsort(t[valid], kind="stable")
-    tv = t[valid][order]
-    xv = x[valid][order]
-    uniq = np.concatenate([[True], np.diff(tv) > 0]) if len(tv) else np.array([], bool)
-    tv, xv = tv[uniq], xv[uniq]
     band = settings.band_for(site)
+    tv, xv = clean_samples(t_s, displacement, valid)
     if len(tv) < 8 or tv[-1] - tv[0] < 0.5:
         return _empty_result(band)
+    g = _on_grid(tv, xv, band)
+    sg, fundamental, peak_hz = window_stats(g.y, g.fs, g.band, 0.5 * g.source_rate_hz)
+    rhythmic = sg.band_fraction >= settings.min_band_fraction
+    runs = _beat_runs(g, sg, rhythmic, fundamental, peak_hz, settings)
+    found = _episodes(g, sg, runs, settings)
+    return _result(g, sg, found)
 
+
+@dataclass(frozen=True)
+class _Grid:
+    """The displacement on a uniform grid (``fs``) and the views the detector reads."""
+
+    time_s: np.ndarray
+    fs: float
+    valid: np.ndarray  # grid points outside gaps in the samples
+    band: tuple[float, float]  # the site's band, capped below the samples' Nyquist rate
+    source_rate_hz: float
+    y: np.ndarray  # the principal component, zero-mean
+    y_band: np.ndarray  # band-passed (zero in gaps)
+    y_lp: np.ndarray  # low-passed only: the stretch kept
+
+
+def _on_grid(tv: np.ndarray, xv: np.ndarray, band: tuple[float, float]) -> _Grid:
     grid, xg, grid_valid, fs = uniform_grid(tv, xv, np.ones(len(tv), bool))
     source_rate = 1.0 / float(np.median(np.diff(tv)))
     hi = min(band[1], 0.45 * source_rate)
     band_eff = (band[0], max(hi, band[0] + 0.5))
-    y = _principal_component(xg, fs, band_eff)
+    y = principal_component(xg, fs, band_eff)
     y = y - y.mean()
-    sos = signal.butter(
-        4,
-        (0.7 * band_eff[0], min(1.5 * band_eff[1], 0.45 * fs)),
-        btype="bandpass",
-        fs=fs,
-        output="sos",
-    )
+    top = min(1.5 * band_eff[1], 0.45 * fs)
+    sos = signal.butter(4, (0.7 * band_eff[0], top), btype="bandpass", fs=fs, output="sos")
     y_band = signal.sosfiltfilt(sos, y)
-    lp = signal.butter(4, min(1.5 * band_eff[1], 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-    y_lp = signal.sosfiltfilt(lp, y)
+    y_lp = signal.sosfiltfilt(signal.butter(4, top, btype="lowpass", fs=fs, output="sos"), y)
     y_band[~grid_valid] = 0.0
+    return _Grid(grid, fs, grid_valid, band_eff, source_rate, y, y_band, y_lp)
 
-    sg, fundamental, peak_hz = _window_stats(y, fs, band_eff, 0.5 * source_rate)
-    rhythmic = sg.band_fraction >= settings.min_band_fraction
+
+def _beat_runs(
+    g: _Grid,
+    sg: Spectrogram,
+    rhythmic: np.ndarray,
+    fundamental: np.ndarray,
+    peak_hz: np.ndarray,
+    settings: DetectorSettings,
+) -> list[BeatRun]:
+    """The beats of each run of rhythmic windows, at its rhythm; overlapping runs merged."""
     # Noise is measured only on samples well away from any rhythmic window's centre.
-    quiet_grid = grid_valid & ~_near(sg.time_s[rhythmic], np.arange(len(grid)) / fs, 0.6)
-
-    def _beats_at(f0: float, core: tuple[int, int]) -> _Candidate | None:
-        nb = narrowband(y_band, fs, f0)
-        noise_sd = float(np.std(nb[quiet_grid])) if quiet_grid.any() else 0.0
-        # Whether a beat rises and falls back is judged on the displacement smoothed to the
-        # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
-        smooth = signal.butter(2, min(3.0 * f0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
-        views = _Views(nb, y_band, signal.sosfiltfilt(smooth, y_lp), fs)
-        return _beats_away_from_rest(views, f0, core, noise_sd)
-
-    candidates = []
-    for w0, w1 in _merge_runs(_segments(rhythmic), gap=int(round(0.3 / _STEP_S))):
+    quiet = g.valid & ~near(sg.time_s[rhythmic], np.arange(len(g.time_s)) / g.fs, 0.6)
+    found_runs = []
+    for w0, w1 in merge_runs(segments(rhythmic), gap=int(round(0.3 / STEP_S))):
         f0 = float(np.median(fundamental[w0:w1]))
-        # The core lies well inside the rhythmic windows; the edges are grown beat by beat.
-        c0, c1 = float(sg.time_s[w0]), float(sg.time_s[w1 - 1])
-        shrink = min(0.5 * _WINDOW_S, 0.45 * (c1 - c0))
-        c0, c1 = c0 + shrink, c1 - shrink
-        if c1 - c0 < 1.0 / f0:
-            mid = 0.5 * (c0 + c1)
-            c0, c1 = mid - 0.75 / f0, mid + 0.75 / f0
-        a = max(0, int(c0 * fs))
-        b = min(len(grid), int(c1 * fs) + 1)
-        found = _beats_at(f0, (a, b))
+        core = _core(sg, w0, w1, f0, g.fs, len(g.time_s))
+        found = _beats_at(g, quiet, f0, core)
         # The half of a peak is preferred as the fundamental where it stands out, but a short
         # burst beside the examiner's stretch can raise a bump there too: where the half finds
         # too few beats, the peak itself is tried (each then passes the same checks).
         f_peak = float(np.median(peak_hz[w0:w1]))
         if f_peak > 1.5 * f0 and (found is None or len(found.times) < settings.min_beats):
-            at_peak = _beats_at(f_peak, (a, b))
+            at_peak = _beats_at(g, quiet, f_peak, core)
             if at_peak is not None and len(at_peak.times) > (len(found.times) if found else 0):
                 found = at_peak
         if found is not None and len(found.times) >= 2:
-            candidates.append(found)
-    candidates = [c for c in map(_trimmed, _merge_overlapping(candidates)) if len(c.times) >= 2]
-    outside = grid_valid.copy()
-    for c in candidates:
-        outside[_span(c, fs, len(grid))] = False
-    episodes: list[Episode] = []
-    cvs: list[float] = []
-    amplitudes: list[float] = []
-    for c in candidates:
-        # Peak-to-peak spacings and the inner beats' own trough-to-trough periods (the first
-        # and last beats' outer troughs run into the stretch and the rest after the episode).
-        inner = c.periods[1:-1]
-        periods = np.concatenate([inner[np.isfinite(inner)], np.diff(c.times)])
-        keep_f = periods[(periods > 0.5 / c.f0) & (periods < 2.0 / c.f0)]
-        freq = float(np.median(1.0 / keep_f)) if len(keep_f) else c.f0
-        cv = float(np.std(keep_f) / np.mean(keep_f)) if len(keep_f) > 1 else 0.0
-        count = len(c.times)
-        if count < settings.min_beats or cv > settings.max_period_cv:
-            continue
-        if not _stands_out(c, y_band, fs, outside, sg, grid[0], settings):
-            continue
-        episode = Episode(
-            start_s=round(float(c.times[0] - 0.4 / freq) + grid[0], 4),
-            end_s=round(float(c.times[-1] + 0.6 / freq) + grid[0], 4),
-            beat_count=count,
-            frequency_hz=round(freq, 4),
-            beat_times_s=[round(float(v) + grid[0], 4) for v in c.times],
-            sustained=count >= settings.sustained_min_beats,
-        )
-        # A rhythm holding too little of the motion over its own span (say steps and drift
-        # that line up for a few cycles) has no confidence: it is not reported.
-        if _rhythm_share(sg, episode, grid[0]) <= _SHARE_FLOOR:
-            continue
-        episodes.append(episode)
-        cvs.append(cv)
-        amplitudes.append(float(np.median(c.swings)))
+            found_runs.append(found)
+    return [c for c in map(trimmed, merge_overlapping(found_runs)) if len(c.times) >= 2]
 
-    f_axis, power = _episode_spectrum(y_band, fs, episodes, grid[0])
-    detected = bool(episodes)
+
+def _core(sg: Spectrogram, w0: int, w1: int, f0: float, fs: float, n: int) -> tuple[int, int]:
+    """The grid samples well inside windows ``w0:w1`` (at least a beat and a half); the
+    episode's edges are grown from there beat by beat."""
+    c0, c1 = float(sg.time_s[w0]), float(sg.time_s[w1 - 1])
+    shrink = min(0.5 * WINDOW_S, 0.45 * (c1 - c0))
+    c0, c1 = c0 + shrink, c1 - shrink
+    if c1 - c0 < 1.0 / f0:
+        mid = 0.5 * (c0 + c1)
+        c0, c1 = mid - 0.75 / f0, mid + 0.75 / f0
+    return max(0, int(c0 * fs)), min(n, int(c1 * fs) + 1)
+
+
+def _beats_at(g: _Grid, quiet: np.ndarray, f0: float, core: tuple[int, int]) -> BeatRun | None:
+    nb = narrowband(g.y_band, g.fs, f0)
+    noise_sd = float(np.std(nb[quiet])) if quiet.any() else 0.0
+    # Whether a beat rises and falls back is judged on the displacement smoothed to the
+    # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
+    smooth = signal.butter(2, min(3.0 * f0, 0.45 * g.fs), btype="lowpass", fs=g.fs, output="sos")
+    views = RhythmViews(nb, g.y_band, signal.sosfiltfilt(smooth, g.y_lp), g.fs)
+    return beats_away_from_rest(views, f0, core, noise_sd)
+
+
+@dataclass
+class _Found:
+    """The episodes kept, each with its period variation and typical swing."""
+
+    episodes: list[Episode] = field(default_factory=list)
+    cvs: list[float] = field(default_factory=list)
+    amplitudes: list[float] = field(default_factory=list)
+
+
+def _episodes(g: _Grid, sg: Spectrogram, runs: list[BeatRun], settings: DetectorSettings) -> _Found:
+    outside = g.valid.copy()
+    for c in runs:
+        outside[run_span(c, g.fs, len(g.time_s))] = False
+    found = _Found()
+    for c in runs:
+        kept = _episode(c, g, sg, outside, settings)
+        if kept is not None:
+            found.episodes.append(kept[0])
+            found.cvs.append(kept[1])
+            found.amplitudes.append(float(np.median(c.swings)))
+    return found
+
+
+def _episode(
+    c: BeatRun, g: _Grid, sg: Spectrogram, outside: np.ndarray, settings: DetectorSettings
+) -> tuple[Episode, float] | None:
+    """The run of beats as an episode with its period variation, if it is clonus."""
+    # Peak-to-peak spacings and the inner beats' own trough-to-trough periods (the first
+    # and last beats' outer troughs run into the stretch and the rest after the episode).
+    inner = c.periods[1:-1]
+    periods = np.concatenate([inner[np.isfinite(inner)], np.diff(c.times)])
+    keep_f = periods[(periods > 0.5 / c.f0) & (periods < 2.0 / c.f0)]
+    freq = float(np.median(1.0 / keep_f)) if len(keep_f) else c.f0
+    cv = float(np.std(keep_f) / np.mean(keep_f)) if len(keep_f) > 1 else 0.0
+    count = len(c.times)
+    if count < settings.min_beats or cv > settings.max_period_cv:
+        return None
+    if not _stands_out(c, g.y_band, g.fs, outside, sg, g.time_s[0], settings):
+        return None
+    t0 = g.time_s[0]
+    episode = Episode(
+        start_s=round(float(c.times[0] - 0.4 / freq) + t0, 4),
+        end_s=round(float(c.times[-1] + 0.6 / freq) + t0, 4),
+        beat_count=count,
+        frequency_hz=round(freq, 4),
+        beat_times_s=[round(float(v) + t0, 4) for v in c.times],
+        sustained=count >= settings.sustained_min_beats,
+    )
+    # A rhythm holding too little of the motion over its own span (say steps and drift
+    # that line up for a few cycles) has no confidence: it is not reported.
+    if _rhythm_share(sg, episode, t0) <= _SHARE_FLOOR:
+        return None
+    return episode, cv
+
+
+def _result(g: _Grid, sg: Spectrogram, found: _Found) -> OscillationResult:
+    episodes, t0 = found.episodes, g.time_s[0]
     main = main_episode(episodes)
+    span = (main.start_s - t0, main.end_s - t0) if main else None
+    f_axis, power = span_spectrum(g.y_band, g.fs, span)
+    detected = bool(episodes)
     main_i = episodes.index(main) if main else None
-    confidence = _confidence(sg, episodes, grid[0], detected)
     duration = (main.end_s - main.start_s) if main else 0.0
     return OscillationResult(
         clonus_detected=detected,
         frequency_hz=main.frequency_hz if main else None,
         beat_count=main.beat_count if main else 0,
-        sustained=main.sustained if main else (False if len(tv) else None),
+        sustained=main.sustained if main else False,
         episodes=episodes,
-        amplitude_pp=round(amplitudes[main_i], 6) if main_i is not None else None,
-        regularity=round(max(0.0, 1.0 - cvs[main_i]), 4) if main_i is not None else None,
-        confidence=confidence,
-        grades=_grades(duration, detected, main.sustained if main else None),
-        time_s=grid,
-        displacement=y,
-        filtered=y_band,
+        amplitude_pp=round(found.amplitudes[main_i], 6) if main_i is not None else None,
+        regularity=round(max(0.0, 1.0 - found.cvs[main_i]), 4) if main_i is not None else None,
+        confidence=_confidence(sg, episodes, t0, detected),
+        grades=grades_for(duration, detected, main.sustained if main else None),
+        time_s=g.time_s,
+        displacement=g.y,
+        filtered=g.y_band,
         spectrum=Spectrum(f_axis, power),
-        spectrogram=Spectrogram(sg.time_s + grid[0], sg.frequency_hz, sg.power, sg.band_fraction),
-        band_hz=band_eff,
-        sample_rate_hz=fs,
+        spectrogram=Spectrogram(sg.time_s + t0, sg.frequency_hz, sg.power, sg.band_fraction),
+        band_hz=g.band,
     )
 
 
 def _stands_out(
-    c: _Candidate,
+    c: BeatRun,
     y_band: np.ndarray,
     fs: float,
     outside: np.ndarray,
@@ -229,7 +281,7 @@ def _stands_out(
     most of the motion energy instead.
     """
     nb = narrowband(y_band, fs, c.f0)
-    span = _span(c, fs, len(y_band))
+    span = run_span(c, fs, len(y_band))
     if outside.sum() >= fs * 1.0:
         noise_rms = float(np.sqrt(np.mean(nb[outside] ** 2)))
         rhythm_rms = float(np.sqrt(np.mean(nb[span] ** 2)))

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import signal
 
 from vision.signal.filters import narrowband
-from vision.signal.runs import _segments
+from vision.signal.runs import segments
 
 # Band-pass (low × f0, high × f0, order) on which the beats of a clean episode are timed; others
 # are timed on the narrow band that found them.
@@ -47,7 +47,7 @@ def _returns(y: np.ndarray, i: int, half: int, min_swing: float) -> bool:
 
 
 @dataclass(frozen=True)
-class _Views:
+class RhythmViews:
     """One rhythm's views of the displacement on the uniform grid (``fs``)."""
 
     nb: np.ndarray  # narrow band around the rhythm: finds the beats
@@ -55,11 +55,11 @@ class _Views:
     smooth: np.ndarray  # low-passed only (the stretch kept): does a beat fall back?
     fs: float
 
-    def flipped(self) -> _Views:
-        return _Views(-self.nb, -self.band, -self.smooth, self.fs)
+    def flipped(self) -> RhythmViews:
+        return RhythmViews(-self.nb, -self.band, -self.smooth, self.fs)
 
 
-def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float) -> _Candidate | None:
+def _episode_beats(v: RhythmViews, f0: float, core: tuple[int, int], noise_sd: float) -> BeatRun | None:
     """Beat times (s, from the grid start) and swings of one rhythm at ``f0``.
 
     The beats are the cycles in the core region, then the cycles on each side, taken one at a
@@ -114,10 +114,10 @@ def _episode_beats(v: _Views, f0: float, core: tuple[int, int], noise_sd: float)
     clean = typical > _CLEAN_SWING_TO_NOISE * noise_sd
     timing = narrowband(v.band, fs, f0, *_WIDE_TIMING) if clean else nb
     times = np.array([_extremum_time(timing, peaks[i], period, fs) for i in chosen])
-    return _Candidate(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
+    return BeatRun(f0, times, swings[chosen], _cycle_periods(timing, peaks[chosen], troughs, fs, period))
 
 
-def _beats_away_from_rest(v: _Views, f0: float, core: tuple[int, int], noise_sd: float) -> _Candidate | None:
+def beats_away_from_rest(v: RhythmViews, f0: float, core: tuple[int, int], noise_sd: float) -> BeatRun | None:
     """The beats of one rhythm, counted on the side away from where the part rests.
 
     A beat is an excursion from the rest position and back: n beats have n tops and only
@@ -130,14 +130,14 @@ def _beats_away_from_rest(v: _Views, f0: float, core: tuple[int, int], noise_sd:
     for side in (v, v.flipped()):
         c = _episode_beats(side, f0, core, noise_sd)
         if c is not None and len(c.times) >= 2:
-            c = _trimmed(c)
+            c = trimmed(c)
             found.append((len(c.times), _rest_distance(side.smooth, c, side.fs), c))
     if not found:
         return None
     return max(found, key=lambda item: item[:2])[2]
 
 
-def _rest_distance(y: np.ndarray, c: _Candidate, fs: float) -> float:
+def _rest_distance(y: np.ndarray, c: BeatRun, fs: float) -> float:
     """How far the beat tops lie from the rest level, beyond the returns between them (in
     units of the swing); the rest is the median of ``y`` half a period to a period and a
     quarter before the first beat and after the last."""
@@ -207,20 +207,20 @@ def _cycle_periods(
 
 
 @dataclass
-class _Candidate:
+class BeatRun:
     f0: float
     times: np.ndarray  # beat times from the grid start, s
     swings: np.ndarray
     periods: np.ndarray  # each beat's trough-to-trough period, s (NaN where unknown)
 
-    def take(self, index: np.ndarray | slice, f0: float | None = None) -> _Candidate:
-        return _Candidate(f0 or self.f0, self.times[index], self.swings[index], self.periods[index])
+    def take(self, index: np.ndarray | slice, f0: float | None = None) -> BeatRun:
+        return BeatRun(f0 or self.f0, self.times[index], self.swings[index], self.periods[index])
 
     @staticmethod
-    def joined(a: _Candidate, b: _Candidate) -> _Candidate:
+    def joined(a: BeatRun, b: BeatRun) -> BeatRun:
         """Both candidates' beats in time order, a beat closer than half a period to the one
         before it dropped; the rhythm is the beat-weighted mean of the two."""
-        both = _Candidate(
+        both = BeatRun(
             a.f0,
             np.concatenate([a.times, b.times]),
             np.concatenate([a.swings, b.swings]),
@@ -231,21 +231,21 @@ class _Candidate:
         return both.take(keep, a.f0 * weight + b.f0 * (1 - weight))
 
 
-def _span(c: _Candidate, fs: float, n: int) -> slice:
+def run_span(c: BeatRun, fs: float, n: int) -> slice:
     period = 1.0 / c.f0
     return slice(max(0, int((c.times[0] - period) * fs)), min(n, int((c.times[-1] + period) * fs) + 1))
 
 
-def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:
+def merge_overlapping(cands: list[BeatRun]) -> list[BeatRun]:
     """One episode per stretch of rhythm: overlapping candidates of one rhythm are joined; of
     two different rhythms (say a slow movement grown into the episode's edge), the stronger stays."""
     cands = sorted(cands, key=lambda c: c.times[0])
-    merged: list[_Candidate] = []
+    merged: list[BeatRun] = []
     for c in cands:
         prev = merged[-1] if merged else None
         if prev is not None and c.times[0] <= prev.times[-1] + 0.75 / prev.f0:
             if max(prev.f0, c.f0) / min(prev.f0, c.f0) <= 1.25:
-                merged[-1] = _Candidate.joined(prev, c)
+                merged[-1] = BeatRun.joined(prev, c)
             elif np.sum(c.swings) > np.sum(prev.swings):  # two rhythms: the stronger one holds
                 merged[-1] = c
         else:
@@ -253,7 +253,7 @@ def _merge_overlapping(cands: list[_Candidate]) -> list[_Candidate]:
     return merged
 
 
-def _trimmed(c: _Candidate) -> _Candidate:
+def trimmed(c: BeatRun) -> BeatRun:
     """The one unbroken run of beats, without weak beats at its edges.
 
     The run is the longest stretch whose beats follow each other at the rhythm's period
@@ -266,7 +266,7 @@ def _trimmed(c: _Candidate) -> _Candidate:
     spacing = np.diff(c.times)
     period = float(np.median(spacing))
     joins = (spacing >= 0.6 * period) & (spacing <= 1.6 * period)
-    runs = _segments(joins)
+    runs = segments(joins)
     if not runs:
         return c.take(slice(0, 0))
     a, b = max(runs, key=lambda r: float(np.sum(c.swings[r[0] : r[1] + 1])))

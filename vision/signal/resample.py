@@ -24,7 +24,7 @@ def uniform_grid(
     return grid, xg, ~gap, fs
 
 
-def _principal_component(x: np.ndarray, fs: float, band: tuple[float, float]) -> np.ndarray:
+def principal_component(x: np.ndarray, fs: float, band: tuple[float, float]) -> np.ndarray:
     """Project several displacement components onto the axis that oscillates most in band."""
     if x.ndim == 1 or x.shape[1] == 1:
         return x.reshape(-1)
@@ -33,3 +33,20 @@ def _principal_component(x: np.ndarray, fs: float, band: tuple[float, float]) ->
     _, _, vt = np.linalg.svd(filtered, full_matrices=False)
     axis = vt[0]
     return (x - x.mean(axis=0)) @ axis
+
+
+def clean_samples(
+    t_s: np.ndarray, x: np.ndarray, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The valid, finite samples in time order, one per time: (times, values); ``x`` is (n,) or
+    (n, k), an (n, 1) column taken as (n,). Nothing passed in is changed."""
+    t = np.asarray(t_s, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    ok = np.ones(len(t), bool) if valid is None else np.array(valid, bool)
+    ok &= np.isfinite(t) & (np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1))
+    order = np.argsort(t[ok], kind="stable")
+    tv, xv = t[ok][order], x[ok][order]
+    uniq = np.concatenate([[True], np.diff(tv) > 0]) if len(tv) else np.array([], bool)
+    return tv[uniq], xv[uniq]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
+def segments(mask: np.ndarray) -> list[tuple[int, int]]:
     """Runs of True as (start, stop) index pairs."""
     padded = np.concatenate([[False], mask, [False]]).astype(int)
     edges = np.flatnonzero(np.diff(padded))
     return list(zip(edges[::2], edges[1::2], strict=True))
 
 
-def _near(centers_s: np.ndarray, t_s: np.ndarray, reach_s: float) -> np.ndarray:
+def near(centers_s: np.ndarray, t_s: np.ndarray, reach_s: float) -> np.ndarray:
     """Which times lie within ``reach_s`` of any centre."""
     if len(centers_s) == 0:
         return np.zeros(len(t_s), bool)
@@ -22,7 +22,7 @@ def _near(centers_s: np.ndarray, t_s: np.ndarray, reach_s: float) -> np.ndarray:
     return (np.abs(t_s - lo) <= reach_s) | (np.abs(t_s - hi) <= reach_s)
 
 
-def _merge_runs(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+def merge_runs(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for a, b in runs:
         if merged and a - merged[-1][1] <= gap:

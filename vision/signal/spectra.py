@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from vision.schema import Episode, main_episode
-
-_WINDOW_S = 1.0
-_STEP_S = 0.05
+WINDOW_S = 1.0
+STEP_S = 0.05
 
 
 @dataclass
@@ -28,14 +26,14 @@ class Spectrogram:
     band_fraction: np.ndarray  # (n_time,) share of motion energy held by the main rhythm
 
 
-def _window_stats(
+def window_stats(
     y: np.ndarray, fs: float, band: tuple[float, float], motion_max_hz: float
 ) -> tuple[Spectrogram, np.ndarray, np.ndarray]:
     """Per window: the main in-band rhythm and the share of motion energy it holds; its
     fundamental, and the spectral peak that fundamental was found from (its second harmonic
     where the half was preferred)."""
-    n_win = int(round(_WINDOW_S * fs))
-    step = max(1, int(round(_STEP_S * fs)))
+    n_win = int(round(WINDOW_S * fs))
+    step = max(1, int(round(STEP_S * fs)))
     n_fft = int(2 ** np.ceil(np.log2(max(n_win, fs / 0.1))))  # ≤ 0.1 Hz bins
     if len(y) < n_win:
         y = np.pad(y, (0, n_win - len(y)))
@@ -123,16 +121,16 @@ def _rhythm(
     return fundamental, np.where(peak_power > 2.0 * valley_min, fraction, 0.0)
 
 
-def _episode_spectrum(
-    y_band: np.ndarray, fs: float, episodes: list[Episode], t0: float
+def span_spectrum(
+    y: np.ndarray, fs: float, span_s: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    if episodes:
-        main = main_episode(episodes)
-        a = max(0, int((main.start_s - t0) * fs))
-        b = min(len(y_band), int((main.end_s - t0) * fs) + 1)
-        seg = y_band[a:b]
-    else:
-        seg = y_band
+    """The Hann-windowed power spectrum of ``y`` over ``span_s`` (s from its first sample;
+    default: all of it), at 0.05 Hz or finer: (frequencies in Hz, power)."""
+    seg = y
+    if span_s is not None:
+        a = max(0, int(span_s[0] * fs))
+        b = min(len(y), int(span_s[1] * fs) + 1)
+        seg = y[a:b]
     n_fft = int(2 ** np.ceil(np.log2(max(len(seg), fs / 0.05))))
     win = signal.windows.hann(len(seg), sym=False) if len(seg) > 1 else np.ones(len(seg))
     power = np.abs(np.fft.rfft(seg * win, n=n_fft)) ** 2
