@@ -22,23 +22,6 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _summary(result) -> str:
-    if result.clonus_detected is None:
-        head = "no verdict: the recording could not be analyzed reliably"
-    elif result.clonus_detected:
-        head = (f"clonus detected at the {result.site}: {result.beat_count} beats at "
-                f"{result.frequency_hz:.2f} Hz ({'sustained' if result.sustained else 'unsustained'}; "
-                f"SCATS {result.grades.scats_clonus}, Tardieu {result.grades.tardieu})")  # fmt: skip
-    else:
-        head = f"no clonus detected at the {result.site}"
-    quality = f"quality: {result.quality.verdict}"
-    if result.quality.issues:
-        quality += " — " + "; ".join(result.quality.issues)
-    if result.confidence is None:  # no verdict: nothing to be confident about
-        return f"{head}\n{quality}"
-    return f"{head}\n{quality}\nconfidence: {result.confidence:.2f}"
-
-
 class ProgressBar:
     """A one-line bar on stderr; silent when stderr is not a terminal."""
 
@@ -65,6 +48,7 @@ class ProgressBar:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from service.config import get_settings
+    from vision.clinical.words import summary_text
     from vision.errors import VisionError
     from vision.pipeline import analyze_video, parse_roi
     from vision.render.artifacts import write_artifacts
@@ -92,7 +76,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(payload) + "\n")
     else:
-        print(_summary(analysis.result))
+        print(summary_text(analysis.result))
         if args.out:
             print(f"written to {args.out}: result.json, overlay.mp4, *.png, report.html")
     return EXIT_OK

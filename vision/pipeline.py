@@ -31,6 +31,7 @@ class Analysis:
     trace: MotionTrace
     oscillation: OscillationResult
     info: VideoInfo
+    detector: DetectorSettings  # the conventions the analysis used (the report states them)
 
 
 def parse_roi(text: str) -> Roi:
@@ -67,7 +68,7 @@ def analyze_video(
     osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site, settings=detector)
     result = read_result(info, trace, osc, placement, band)
     report(1.0)
-    return Analysis(result=result, trace=trace, oscillation=osc, info=info)
+    return Analysis(result=result, trace=trace, oscillation=osc, info=info, detector=detector)
 
 
 def _locate_and_track(

@@ -83,7 +83,19 @@ def band_energy_map(
     mean_frame = frames.mean(axis=0)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
-    k = block_px
+    motion = _block_motion(frames, sos, gx, gy, block_px)
+    # The strongest half second: a 3-beat episode in a long clip counts as much as it should.
+    power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.5 * fs)), axis=0)
+    energy = power.max(axis=0)
+    hb, wb = energy.shape
+    out = np.full((h, w), float(np.median(energy)), np.float32)
+    out[: hb * block_px, : wb * block_px] = np.repeat(np.repeat(energy, block_px, axis=0), block_px, axis=1)
+    return out
+
+
+def _block_motion(frames: np.ndarray, sos: np.ndarray, gx: np.ndarray, gy: np.ndarray, k: int) -> np.ndarray:
+    """Each ``k``×``k`` block's in-band motion relative to the camera, (n, h/k, w/k, 2)."""
+    n, h, w = frames.shape
     hb, wb = h // k, w // k
 
     def blocks(a: np.ndarray) -> np.ndarray:  # (..., r·k, c·k) → (..., r, c) sums
@@ -113,13 +125,7 @@ def band_energy_map(
     # how strongly an edge shows the camera's motion depends on its texture and direction).
     cc = cam.T @ cam + 1e-9 * np.eye(2)
     gain = np.einsum("tyxi,tj,jk->yxik", motion, cam, np.linalg.inv(cc))  # (hb, wb, 2, 2)
-    residual = motion - np.einsum("yxik,tk->tyxi", gain, cam)
-    # The strongest half second: a 3-beat episode in a long clip counts as much as it should.
-    power = ndimage.uniform_filter1d((residual * residual).sum(axis=-1), max(1, int(0.5 * fs)), axis=0)
-    energy = power.max(axis=0)
-    out = np.full((h, w), float(np.median(energy)), np.float32)
-    out[: hb * k, : wb * k] = np.repeat(np.repeat(energy, k, axis=0), k, axis=1)
-    return out
+    return motion - np.einsum("yxik,tk->tyxi", gain, cam)
 
 
 def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -143,14 +143,6 @@ def track_region(
     the region, followed on a second thread a few frames ahead; each part feature's step is
     taken relative to where the camera alone would have carried it.
     """
-    times, valid, cam, bright, sharp = [], [], [], [], []
-    log: list[_Step] = []
-    prev = None
-    part_pts = None
-    part_ids = np.zeros(0, np.int64)
-    next_id = 0
-    cam_pos = np.zeros(2)
-    attempted = survived = 0
     levelled = _levelled(frames)
     first = next(levelled, None)
     if first is None:
@@ -158,54 +150,83 @@ def track_region(
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     h, w = first[1].shape
     part_mask, bg_mask, box = _masks(roi, w, h)
-    x0, y0, x1, y1 = box
-    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    part = _Part(part_mask, box, max_features, scale)
     stream = itertools.chain([first], levelled)
     with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
         for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
-            step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
-            tracking = prev is not None and part_pts is not None and len(part_pts) > 0
-            if tracking:
-                nxt, ok = _flow(prev, gray, part_pts)
-                attempted += len(part_pts)
-                survived += int(ok.sum())
-            camera = camera_job.result()  # raises what the camera's step raised
-            if tracking:
-                before = part_pts.reshape(-1, 2)[ok]
-                after = nxt.reshape(-1, 2)[ok]
-                steadied = _apply(camera, before)  # where the camera alone would have carried them
-                step = _Step(part_ids[ok], steadied, after - steadied)
-                cam_pos = cam_pos + _apply(camera, centre) - centre
-                part_pts, part_ids = nxt[ok].reshape(-1, 1, 2), part_ids[ok]
-            log.append(step)
-            due = n % _PART_TOP_UP_FRAMES == 0
-            part_pts, added = _topped_up(gray, part_mask, part_pts, max_features, due)
-            part_ids = np.concatenate([part_ids, np.arange(next_id, next_id + added)])
-            next_id += added
-            times.append(frame.time_s)
-            cam.append(cam_pos * scale)
-            bright.append(mean)
-            crop = gray[y0:y1, x0:x1]
-            sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
-            prev = gray
+            part.step(n, frame, gray, mean, camera_job)
             if progress is not None:
                 progress(frame.index)
-    pos = np.zeros(2)
-    xy = []
-    moving, where, turn = _moving_steps(log)
-    for i, st in enumerate(moving):
-        if st is not None:
-            pos = pos + st
-        xy.append(pos * scale)
-        valid.append(st is not None or i == 0)
-    return MotionTrace(
-        time_s=np.asarray(times),
-        xy_px=np.asarray(xy).reshape(-1, 2),
-        valid=np.asarray(valid, bool),
-        camera_xy_px=np.asarray(cam).reshape(-1, 2),
-        feature_survival=float(survived / max(1, attempted)),
-        mean_brightness=np.asarray(bright),
-        sharpness=np.asarray(sharp),
-        point_px=where * scale,
-        angle_deg=np.cumsum(turn),
-    )
+    return part.trace()
+
+
+class _Part:
+    """The part's features followed frame by frame, each step taken relative to where the
+    camera alone would have carried it; and what each frame shows of the recording."""
+
+    def __init__(self, mask: np.ndarray, box: tuple[int, int, int, int], max_features: int, scale: float):
+        self._mask, self._box, self._max, self._scale = mask, box, max_features, scale
+        x0, y0, x1, y1 = box
+        self._centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        self._prev: np.ndarray | None = None
+        self._pts: np.ndarray | None = None
+        self._ids = np.zeros(0, np.int64)
+        self._next_id = 0
+        self._cam_pos = np.zeros(2)
+        self._attempted = self._survived = 0
+        self._log: list[_Step] = []
+        self._times: list[float] = []
+        self._cam: list[np.ndarray] = []
+        self._bright: list[float] = []
+        self._sharp: list[float] = []
+
+    def step(
+        self, n: int, frame: Frame, gray: np.ndarray, mean: float, camera_job: Future[np.ndarray]
+    ) -> None:
+        step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
+        tracking = self._prev is not None and self._pts is not None and len(self._pts) > 0
+        if tracking:
+            nxt, ok = _flow(self._prev, gray, self._pts)
+            self._attempted += len(self._pts)
+            self._survived += int(ok.sum())
+        camera = camera_job.result()  # raises what the camera's step raised
+        if tracking:
+            before = self._pts.reshape(-1, 2)[ok]
+            after = nxt.reshape(-1, 2)[ok]
+            steadied = _apply(camera, before)  # where the camera alone would have carried them
+            step = _Step(self._ids[ok], steadied, after - steadied)
+            self._cam_pos = self._cam_pos + _apply(camera, self._centre) - self._centre
+            self._pts, self._ids = nxt[ok].reshape(-1, 1, 2), self._ids[ok]
+        self._log.append(step)
+        due = n % _PART_TOP_UP_FRAMES == 0
+        self._pts, added = _topped_up(gray, self._mask, self._pts, self._max, due)
+        self._ids = np.concatenate([self._ids, np.arange(self._next_id, self._next_id + added)])
+        self._next_id += added
+        self._times.append(frame.time_s)
+        self._cam.append(self._cam_pos * self._scale)
+        self._bright.append(mean)
+        x0, y0, x1, y1 = self._box
+        crop = gray[y0:y1, x0:x1]
+        self._sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
+        self._prev = gray
+
+    def trace(self) -> MotionTrace:
+        pos = np.zeros(2)
+        xy, valid = [], []
+        moving, where, turn = _moving_steps(self._log)
+        for i, st in enumerate(moving):
+            if st is not None:
+                pos = pos + st
+            xy.append(pos * self._scale)
+            valid.append(st is not None or i == 0)
+        return MotionTrace(
+            time_s=np.asarray(self._times),
+            xy_px=np.asarray(xy).reshape(-1, 2),
+            valid=np.asarray(valid, bool),
+            camera_xy_px=np.asarray(self._cam).reshape(-1, 2),
+            feature_survival=float(self._survived / max(1, self._attempted)),
+            mean_brightness=np.asarray(self._bright),
+            sharpness=np.asarray(self._sharp),
+            point_px=where * self._scale,
+            angle_deg=np.cumsum(turn),
+        )

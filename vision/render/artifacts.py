@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vision.render.files import OVERLAY, PLOTS, REPORT, RESULT, atomic_path
 from vision.render.overlay import OverlayUnavailableError, render_overlay
 from vision.render.plots import write_plots
 from vision.render.report import render_report
@@ -20,13 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESULT, OVERLAY, REPORT = "result.json", "overlay.mp4", "report.html"
-
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_result(analysis: Analysis, folder: Path) -> Path:
@@ -60,7 +58,7 @@ def write_artifacts(
         log.warning("overlay left out: %s", exc)
     written.update(write_plots(analysis, folder))
     report(0.95)
-    page = render_report(analysis, plots={k: written[k] for k in ("displacement", "spectrum", "spectrogram")},
+    page = render_report(analysis, plots={k: written[k] for k in PLOTS},
                          overlay_name=OVERLAY if overlay else None, subtitle=subtitle)  # fmt: skip
     _write_text(folder / REPORT, page)
     written["report"] = folder / REPORT

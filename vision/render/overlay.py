@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from vision.clinical.words import headline
 from vision.locate.landmarks import LOWER_JAW, POSE
 from vision.render.deidentify import Detection, FaceFinder, near, obscure
+from vision.render.files import atomic_path
 from vision.schema import concrete_site
 from vision.signal.filters import unit_scaled
 from vision.video.decode import iter_frames
@@ -97,13 +99,7 @@ class _Scene:
         self.beats = np.sort(np.concatenate([e[2] for e in self.episodes])) if self.episodes else np.zeros(0)
         self.panel_h = max(96, int(0.26 * min(width, height)) // 2 * 2)
         self.font = max(0.4, min(width, height) / 700)
-        if res.clonus_detected:
-            self.headline = (f"{self.site.upper()}  clonus  {res.frequency_hz:.1f} Hz  {res.beat_count} beats"
-                             f"  {'sustained' if res.sustained else 'unsustained'}")  # fmt: skip
-        elif res.clonus_detected is None:
-            self.headline = f"{self.site.upper()}  no verdict (quality: {res.quality.verdict})"
-        else:
-            self.headline = f"{self.site.upper()}  no clonus detected"
+        self.headline = headline(res, self.site)
 
     @staticmethod
     def _at(times: np.ndarray, series: np.ndarray, t: float) -> np.ndarray | None:
@@ -206,66 +202,83 @@ def render_overlay(
     """Write the overlay video; returns its path. Raises OverlayUnavailableError when faces
     should be obscured but the landmark models are missing (nothing identifying is written).
     """
-    from models.registry import ModelUnavailableError, model_path
-
     info = analysis.info
     w, h = overlay_size(info.width, info.height, max_side_px)
     scene = _Scene(analysis, w, h)
-    try:
-        face_model = model_path("face_landmarker")
-        pose_model = model_path("pose_landmarker_full") if scene.site != "jaw" else None
-    except ModelUnavailableError as exc:
-        if deidentify:
-            raise OverlayUnavailableError(f"faces cannot be obscured: {exc}") from exc
-        face_model = pose_model = None
+    finder = _face_finder(scene.site, deidentify)
     step = max(1, int(round(info.measured_fps / DETECTIONS_PER_S)))
     hold_s = 1.6 * step / max(1.0, info.measured_fps)
-    finder = FaceFinder(site=scene.site, face_model=face_model, pose_model=pose_model) if face_model else None
-    out = Path(out)
-    tmp = out.with_name(out.stem + ".partial" + out.suffix)
-    detections: deque[Detection] = deque()
-    pending: deque = deque()
     n_total = max(1, info.frame_count)
-    t_first = None
-    last_t = -1.0
     try:
-        with VideoWriter(tmp, width=w, height=h + scene.panel_h, fps=info.measured_fps, crf=23) as writer:
-
-            def emit(frame) -> None:
-                nonlocal last_t
-                t = frame.time_s
-                covering = near(detections, t, hold_s)
-                image = frame.image
-                if deidentify:
-                    image = obscure(image, [box for d in covering for box in d.boxes])
-                det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
-                composed = scene.draw(image, t, det)
-                last_t = max(t - t_first, last_t + 1e-4)
-                writer.write(composed, last_t)
-
+        with (
+            atomic_path(Path(out)) as tmp,
+            VideoWriter(tmp, width=w, height=h + scene.panel_h, fps=info.measured_fps, crf=23) as writer,
+        ):
+            composer = _Composer(scene, writer, finder, hold_s, deidentify)
             for i, frame in enumerate(iter_frames(video, info, max_side_px=max(w, h))):
                 if frame.image.shape[:2] != (h, w):
                     frame = type(frame)(frame.index, frame.time_s, cv2.resize(frame.image, (w, h)))
-                t_first = frame.time_s if t_first is None else t_first
-                if finder is not None and i % step == 0:
-                    detections.append(finder.detect(frame.image, frame.time_s))
-                pending.append(frame)
-                newest = detections[-1].time_s if detections else frame.time_s
-                while pending and (finder is None or newest >= pending[0].time_s + hold_s):
-                    emit(pending.popleft())
-                while (
-                    detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s
-                ):
-                    detections.popleft()
+                composer.add(frame, detect=i % step == 0)
                 if progress is not None and i % 30 == 0:
                     progress(min(1.0, i / n_total))
-            while pending:
-                emit(pending.popleft())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            composer.flush()
     finally:
         if finder is not None:
             finder.close()
-    tmp.replace(out)
-    return out
+    return Path(out)
+
+
+def _face_finder(site: str, deidentify: bool) -> FaceFinder | None:
+    """The face finder for the overlay; None where the models are missing and faces need not
+    be obscured. Raises OverlayUnavailableError where they must be."""
+    from models.registry import ModelUnavailableError, model_path
+
+    try:
+        face_model = model_path("face_landmarker")
+        pose_model = model_path("pose_landmarker_full") if site != "jaw" else None
+    except ModelUnavailableError as exc:
+        if deidentify:
+            raise OverlayUnavailableError(f"faces cannot be obscured: {exc}") from exc
+        return None
+    return FaceFinder(site=site, face_model=face_model, pose_model=pose_model)
+
+
+class _Composer:
+    """Frames drawn and written in order, each held back until the faces found around it
+    (up to ``hold_s`` later) are known, so that a face is obscured from its first frame."""
+
+    def __init__(self, scene: _Scene, writer: VideoWriter, finder: FaceFinder | None,
+                 hold_s: float, deidentify: bool) -> None:  # fmt: skip
+        self._scene, self._writer, self._finder = scene, writer, finder
+        self._hold_s, self._deidentify = hold_s, deidentify
+        self._detections: deque[Detection] = deque()
+        self._pending: deque = deque()
+        self._t_first: float | None = None
+        self._last_t = -1.0
+
+    def add(self, frame, detect: bool) -> None:
+        detections, pending, hold_s = self._detections, self._pending, self._hold_s
+        self._t_first = frame.time_s if self._t_first is None else self._t_first
+        if self._finder is not None and detect:
+            detections.append(self._finder.detect(frame.image, frame.time_s))
+        pending.append(frame)
+        newest = detections[-1].time_s if detections else frame.time_s
+        while pending and (self._finder is None or newest >= pending[0].time_s + hold_s):
+            self._emit(pending.popleft())
+        while detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s:
+            detections.popleft()
+
+    def flush(self) -> None:
+        while self._pending:
+            self._emit(self._pending.popleft())
+
+    def _emit(self, frame) -> None:
+        t = frame.time_s
+        covering = near(self._detections, t, self._hold_s)
+        image = frame.image
+        if self._deidentify:
+            image = obscure(image, [box for d in covering for box in d.boxes])
+        det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
+        composed = self._scene.draw(image, t, det)
+        self._last_t = max(t - self._t_first, self._last_t + 1e-4)
+        self._writer.write(composed, self._last_t)

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vision.render.files import plot_file
+
 if TYPE_CHECKING:
     from vision.pipeline import Analysis
 
-PLOTS = ("displacement", "spectrum", "spectrogram")
 _EPISODE = "#ff8c00"
 
 
@@ -91,7 +92,7 @@ def write_plots(analysis: Analysis, folder: str | Path) -> dict[str, Path]:
     ):
         fig = _figure()
         draw(analysis, fig.add_subplot())
-        path = folder / f"{name}.png"
+        path = folder / plot_file(name)
         fig.savefig(path, metadata={"Software": None})
         out[name] = path
     return out

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vision.schema import AnalysisResult, main_episode
-from vision.settings import DetectorSettings
+from vision.clinical.words import fmt_value, result_rows, verdict_words
+from vision.render.files import OVERLAY
+from vision.schema import AnalysisResult
 from vision.signal.filters import unit_scaled
 
 if TYPE_CHECKING:
     from vision.pipeline import Analysis
 
 MAX_CHART_POINTS = 2000
-_SCATS = {0: "no clonus", 1: "clonus under 3 s", 2: "clonus 3–10 s", 3: "clonus over 10 s"}
-_TARDIEU = {3: "fatigable clonus (under 10 s)", 4: "infatigable clonus (over 10 s)"}
 _METHODS = {
     "pose": "body landmarks (pose)",
     "face": "face landmarks",
@@ -39,58 +38,6 @@ def _e(value: object) -> str:
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pairs)
-
-
-def _fmt(value: float | None, spec: str, unit: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{unit}"
-
-
-def verdict_words(res: AnalysisResult) -> tuple[str, str, str]:
-    """(css class, headline, detail) in clinical words."""
-    if res.clonus_detected is None:
-        return (
-            "unknown",
-            "No verdict",
-            "The recording could not be analyzed reliably; see the quality section.",
-        )
-    if not res.clonus_detected:
-        return (
-            "no",
-            "No clonus detected",
-            f"No rhythmic beating of the {res.site} was found in the recording.",
-        )
-    main = main_episode(res.episodes)
-    kind = "Sustained" if res.sustained else "Unsustained"
-    return "yes", f"{kind} clonus at the {res.site}", (
-        f"{res.beat_count} beats at {res.frequency_hz:.1f} Hz over {main.end_s - main.start_s:.1f} s, "
-        f"onset at {main.start_s:.2f} s into the recording.")  # fmt: skip
-
-
-def result_rows(res: AnalysisResult, sustained_min_beats: int) -> list[tuple[str, str]]:
-    main = main_episode(res.episodes)
-    amp = res.amplitude
-    amp_words = "—"
-    if amp is not None and amp.peak_to_peak_px is not None:
-        amp_words = f"{amp.peak_to_peak_px:.1f} px peak to peak"
-        if amp.peak_to_peak_fraction and amp.reference:
-            amp_words += f" ({100 * amp.peak_to_peak_fraction:.1f} % of the {amp.reference})"
-        if amp.peak_to_peak_deg is not None:  # the ankle's angle: what a clinician compares
-            amp_words = f"{amp.peak_to_peak_deg:.1f}° peak to peak about the {res.site}; {amp_words}"
-    scats, tardieu = res.grades.scats_clonus, res.grades.tardieu
-    return [
-        ("Clonus", {True: "present", False: "absent", None: "no verdict"}[res.clonus_detected]),
-        ("Beats (main episode)", str(res.beat_count) if res.beat_count is not None else "—"),
-        ("Frequency", _fmt(res.frequency_hz, ".2f", " Hz")),
-        ("Duration (main episode)", _fmt(main.end_s - main.start_s if main else None, ".1f", " s")),
-        ("Sustained", "—" if res.sustained is None else
-         f"{'yes' if res.sustained else 'no'} ({sustained_min_beats} beats or more counts as sustained)"),
-        ("SCATS clonus grade", "—" if scats is None else f"{scats}: {_SCATS[scats]}"),
-        ("Tardieu grade", "—" if tardieu is None else f"{tardieu}: {_TARDIEU.get(tardieu, '')}"),
-        ("Episodes", str(len(res.episodes))),
-        ("Amplitude", amp_words),
-        ("Regularity", _fmt(res.regularity, ".2f", " (1 = perfectly even beats)")),
-        ("Confidence", _fmt(None if res.confidence is None else 100 * res.confidence, ".0f", " %")),
-    ]  # fmt: skip
 
 
 def _episodes_section(res: AnalysisResult) -> str:
@@ -111,9 +58,9 @@ def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:
     q = res.quality
     rows = [("Verdict", _QUALITY[q.verdict])]
     rows += [("Issue", issue) for issue in q.issues] or [("Issues", "none found")]
-    rows.append(("Tracked", _fmt(None if q.tracked_fraction is None else 100 * q.tracked_fraction, ".0f",
+    rows.append(("Tracked", fmt_value(None if q.tracked_fraction is None else 100 * q.tracked_fraction, ".0f",
                                  " % of frames")))  # fmt: skip
-    rows.append(("Effective frame rate", _fmt(q.effective_fps, ".1f", " fps")))
+    rows.append(("Effective frame rate", fmt_value(q.effective_fps, ".1f", " fps")))
     return rows
 
 
@@ -123,8 +70,8 @@ def _recording_rows(res: AnalysisResult) -> list[tuple[str, str]]:
     where = "—" if roi is None else (f"x {roi.x:.2f}, y {roi.y:.2f}, {roi.w:.2f} × {roi.h:.2f} of the frame")
     method = _METHODS.get(tr.method or "", tr.method or "—")
     return [
-        ("Duration", _fmt(v.duration_s, ".1f", " s")),
-        ("Frame rate", _fmt(v.fps, ".1f", " fps") + (" (variable)" if v.variable_frame_rate else "")),
+        ("Duration", fmt_value(v.duration_s, ".1f", " s")),
+        ("Frame rate", fmt_value(v.fps, ".1f", " fps") + (" (variable)" if v.variable_frame_rate else "")),
         ("Picture", f"{v.width} × {v.height}" + (f", rotated {v.rotation}°" if v.rotation else "")),
         ("Codec", v.codec or "—"),
         ("Part found by", method),
@@ -159,13 +106,11 @@ def render_report(
     analysis: Analysis,
     *,
     plots: dict[str, Path] | None = None,
-    overlay_name: str | None = "overlay.mp4",
+    overlay_name: str | None = OVERLAY,
     subtitle: str = "",
-    settings: DetectorSettings | None = None,
 ) -> str:
     """The report page as HTML text."""
     res = analysis.result
-    settings = settings or DetectorSettings()
     cls, verdict, detail = verdict_words(res)
     if overlay_name:
         video_block = (f'<video id="overlay" controls muted playsinline preload="auto" '
@@ -180,7 +125,7 @@ def render_report(
         "verdict_class": cls,
         "verdict": verdict,
         "verdict_detail": detail,
-        "result_rows": _rows(result_rows(res, settings.sustained_min_beats)),
+        "result_rows": _rows(result_rows(res, analysis.detector.sustained_min_beats)),
         "episodes_section": _episodes_section(res),
         "quality_verdict": res.quality.verdict,
         "quality_words": _QUALITY[res.quality.verdict],
