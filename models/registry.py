@@ -11,12 +11,12 @@ import hashlib
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
 import urllib.request
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,35 @@ def manifest() -> dict[str, Any]:
     return json.loads(MANIFEST_PATH.read_text())["models"]
 
 
+@dataclass
+class _Store:
+    directory: Path = DEFAULT_CACHE_DIR
+    download: bool = True  # try the official download before building offline
+    verified: dict[tuple[str, int, int], str] = field(default_factory=dict)  # (path, size, mtime) → sha256
+
+
+_STORE = _Store()
+
+
+def configure(directory: Path | None = None, *, download: bool = True) -> None:
+    """Where prepared model files live and whether ``prepare`` tries the official download
+    (the service sets both from its settings; the defaults are ``models/cache`` and yes)."""
+    _STORE.directory = Path(directory) if directory else DEFAULT_CACHE_DIR
+    _STORE.download = download
+
+
 def cache_dir() -> Path:
-    """Where prepared model files live (``CLONUS_MODEL_DIR`` overrides)."""
-    return Path(os.environ.get("CLONUS_MODEL_DIR") or DEFAULT_CACHE_DIR)
+    """Where prepared model files live."""
+    return _STORE.directory
+
+
+def _verified_sha256(path: Path) -> str:
+    """The file's sha256, hashed once per version of the file (its size and change time)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _STORE.verified:
+        _STORE.verified[key] = sha256_file(path)
+    return _STORE.verified[key]
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -63,7 +89,7 @@ def model_path(name: str) -> Path:
         raise ModelUnavailableError(
             f"model '{name}' is not prepared: run 'make setup' (or 'python -m models.prepare')"
         )
-    if sha256_file(path) != entry["sha256"]:
+    if _verified_sha256(path) != entry["sha256"]:
         raise ModelUnavailableError(f"model '{name}' at {path} does not match its sha256")
     return path
 
@@ -74,7 +100,7 @@ def _accepted_hashes(entry: dict[str, Any]) -> set[str]:
 
 def _try_download(entry: dict[str, Any], timeout_s: float) -> bytes | None:
     url = entry.get("official_url")
-    if not url or os.environ.get("CLONUS_MODEL_DOWNLOAD", "1") == "0":
+    if not url or not _STORE.download:
         return None
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (fixed https URL)

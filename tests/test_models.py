@@ -16,6 +16,7 @@ from models.registry import (
     ModelUnavailableError,
     _stored_zip,
     manifest,
+    configure,
     model_path,
     sha256_file,
 )
@@ -53,15 +54,20 @@ def test_stored_zip_is_byte_identical_every_time():
     assert _stored_zip(members) == _stored_zip(dict(reversed(list(members.items()))))
 
 
-def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLONUS_MODEL_DIR", str(tmp_path))
+@pytest.fixture
+def empty_store(tmp_path):
+    configure(tmp_path)
+    yield tmp_path
+    configure()
+
+
+def test_missing_model_is_a_clear_error(empty_store):
     with pytest.raises(ModelUnavailableError, match="make setup"):
         model_path("face_landmarker")
 
 
-def test_corrupted_model_is_rejected(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLONUS_MODEL_DIR", str(tmp_path))
-    (tmp_path / manifest()["face_landmarker"]["file"]).write_bytes(b"not a model")
+def test_corrupted_model_is_rejected(empty_store):
+    (empty_store / manifest()["face_landmarker"]["file"]).write_bytes(b"not a model")
     with pytest.raises(ModelUnavailableError, match="sha256"):
         model_path("face_landmarker")
 
