@@ -11,9 +11,8 @@ COPY pyproject.toml requirements.lock README.md ./
 COPY vision ./vision
 COPY service ./service
 COPY models ./models
-COPY samples ./samples
 RUN pip install --no-cache-dir -c requirements.lock . \
- && CLONUS_MODEL_DIR=/app/models/cache python -m models.prepare
+ && python -m models.prepare --dir /app/models/cache
 
 RUN useradd --create-home --uid 10001 clonus && mkdir -p /data && chown clonus /data
 USER clonus

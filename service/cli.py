@@ -47,13 +47,15 @@ class ProgressBar:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from service.config import get_settings
+    from models.registry import configure as configure_models
+    from service.core.config import get_settings
     from vision.clinical.words import summary_text
     from vision.errors import VisionError
     from vision.pipeline import analyze_video, parse_roi
     from vision.render.artifacts import write_artifacts
 
     settings = get_settings()
+    configure_models(settings.model_dir, download=settings.model_download)
     bar = ProgressBar(enabled=not args.json and sys.stderr.isatty())
     end = 0.6 if args.out else 1.0
     try:
@@ -112,13 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from service.config import get_settings
-    from service.db import migrate, session_factory
-    from service.keys import create_key, revoke_key
+    from service.core.config import get_settings
+    from service.core.db import migrate, session_for
+    from service.keys.service import create_key, revoke_key
 
     settings = get_settings()
     migrate(settings.resolved_database_url)
-    with session_factory(settings.resolved_database_url)() as session:
+    with session_for(settings) as session:
         if args.action == "create":
             try:
                 row, plain = create_key(session, args.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from service.config import get_settings
+from service.core.config import get_settings
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samples.scenes import photo
+from tools.scenes import photo
 from vision.video.writer import VideoWriter
 
 

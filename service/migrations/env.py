@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from service.db import Base
+from service.core.db import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

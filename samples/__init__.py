@@ -1,1 +1,0 @@
-"""Generated exam clips with known ground truth."""

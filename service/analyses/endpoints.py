@@ -1,0 +1,114 @@
+"""The /v1 job API: upload an exam video, follow the analysis, fetch the result and artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from service.analyses import repository, service
+from service.analyses.schemas import Accepted, AnalysisOut, AnalysisPage
+from service.core.deps import Bearer, Conf, Db, Key
+from service.core.problems import ProblemError
+from vision.render.files import PLOTS
+from vision.schema import SiteChoice
+
+router = APIRouter(prefix="/v1", tags=["analyses"])
+
+# The report page loads nothing from elsewhere.
+_REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+               "img-src data:; media-src 'self'; frame-ancestors *")  # fmt: skip
+_FILE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+                 "Referrer-Policy": "no-referrer"}  # fmt: skip
+
+
+@router.post("/analyses", status_code=202, response_model=Accepted, name="create_analysis",
+             responses={413: {}, 415: {}, 422: {}})  # fmt: skip
+async def create_analysis(
+    request: Request,
+    response: Response,
+    key: Key,
+    settings: Conf,
+    video: Annotated[UploadFile, File(description="The exam video (mp4, mov, webm, ...)")],
+    site: Annotated[SiteChoice, Form()] = "auto",
+    roi: Annotated[str | None, Form(description="x,y,w,h as fractions of the frame")] = None,
+    callback_url: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Accepted:
+    """Upload an exam video; the analysis runs as a job."""
+    done = await run_in_threadpool(service.earlier, settings, key, idempotency_key)
+    if done is not None:
+        _accepted_headers(response, done.id)
+        return Accepted(id=done.id, status=done.status)
+    service.check_form(roi, callback_url)
+    row = service.new_row(key, site, roi, callback_url, idempotency_key)
+    await service.store_checked(video, row.id, settings)
+    await run_in_threadpool(service.insert, settings, row)
+    request.app.state.executor.submit(row.id)  # enqueued only after the commit
+    _accepted_headers(response, row.id)
+    return Accepted(id=row.id, status="queued")
+
+
+def _accepted_headers(response: Response, analysis_id: str) -> None:
+    response.headers["Location"] = f"/v1/analyses/{analysis_id}"
+    response.headers["Retry-After"] = "2"
+
+
+@router.get("/analyses/{analysis_id}", response_model=AnalysisOut, name="get_analysis")
+def get_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> AnalysisOut:
+    """Status, progress, and the result when it succeeded (or the problem when it failed)."""
+    return service.to_out(repository.owned(session, key, analysis_id), settings)
+
+
+@router.get("/analyses", response_model=AnalysisPage, name="list_analyses")
+def list_analyses(key: Key, session: Db, settings: Conf, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                  cursor: str | None = None) -> AnalysisPage:  # fmt: skip
+    """The caller's analyses, newest first; pass ``next_cursor`` back as ``cursor``."""
+    rows, more = repository.page(session, key, limit, cursor)
+    return AnalysisPage(items=[service.to_out(r, settings) for r in rows],
+                        next_cursor=rows[-1].id if more else None)  # fmt: skip
+
+
+@router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis")
+def delete_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> Response:
+    """Erase the video and every artifact."""
+    service.erase_analysis(session, settings, repository.owned(session, key, analysis_id))
+    return Response(status_code=204)
+
+
+Exp = Annotated[str | None, Query(description="Signed link: expiry (Unix time)")]
+Sig = Annotated[str | None, Query(description="Signed link: signature")]
+
+
+def _file(creds, session, settings, analysis_id: str, name: str, exp, sig) -> FileResponse:
+    path, media_type = service.review_file(creds, session, settings, analysis_id, name, exp, sig)
+    headers = dict(_FILE_HEADERS)
+    if name == "report":
+        headers["Content-Security-Policy"] = _REPORT_CSP
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+@router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)
+def get_overlay(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+                sig: Sig = None) -> FileResponse:  # fmt: skip
+    """The annotated, de-identified overlay video (range requests supported)."""
+    return _file(creds, session, settings, analysis_id, "overlay", exp, sig)
+
+
+@router.get("/analyses/{analysis_id}/plots/{name}.png", name="get_plot", response_class=FileResponse)
+def get_plot(creds: Bearer, analysis_id: str, name: str, session: Db, settings: Conf, exp: Exp = None,
+             sig: Sig = None) -> FileResponse:  # fmt: skip
+    """A plot: displacement, spectrum or spectrogram."""
+    if name not in PLOTS:
+        raise ProblemError(404, "not-found", "plots are displacement, spectrum and spectrogram")
+    return _file(creds, session, settings, analysis_id, name, exp, sig)
+
+
+@router.get("/analyses/{analysis_id}/report", name="get_report", response_class=FileResponse)
+def get_report(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
+               sig: Sig = None) -> FileResponse:  # fmt: skip
+    """The report page a clinician opens in a browser (with the API key, or the signed link
+    from ``links.report``)."""
+    return _file(creds, session, settings, analysis_id, "report", exp, sig)

