@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from service.core.config import Settings
 from service.core.storage import analysis_dir
+from vision.render.files import OVERLAY, PLOTS, REPORT, plot_file
 
 
 def _secret(settings: Settings) -> bytes:
@@ -60,11 +61,9 @@ def verify(settings: Settings, analysis_id: str, exp: str | None, sig: str | Non
 
 
 ARTIFACTS = {  # link name → (file in the analysis folder, route path, media type)
-    "report": ("report.html", "report", "text/html; charset=utf-8"),
-    "overlay": ("overlay.mp4", "overlay.mp4", "video/mp4"),
-    "displacement": ("displacement.png", "plots/displacement.png", "image/png"),
-    "spectrum": ("spectrum.png", "plots/spectrum.png", "image/png"),
-    "spectrogram": ("spectrogram.png", "plots/spectrogram.png", "image/png"),
+    "report": (REPORT, "report", "text/html; charset=utf-8"),
+    "overlay": (OVERLAY, OVERLAY, "video/mp4"),
+    **{name: (plot_file(name), f"plots/{plot_file(name)}", "image/png") for name in PLOTS},
 }
 
 

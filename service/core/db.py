@@ -96,6 +96,6 @@ def migrate(url: str) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
     cfg.attributes["engine"] = engine_for(url)
     command.upgrade(cfg, "head")

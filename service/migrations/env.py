@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from ``service.db.migrate``."""
+"""Alembic environment: the engine comes from ``service.core.db.migrate``."""
 
 from alembic import context
 

@@ -7,7 +7,7 @@ import numpy as np
 from vision.motion.tracking import MotionTrace
 from vision.schema import Episode, Quality
 from vision.signal.filters import narrowband
-from vision.signal.resample import uniform_grid
+from vision.signal.resample import mean_rate_hz, uniform_grid
 
 # The part's motion is the camera's times a gain in this range, for most of its variance.
 _MIRROR_GAIN = (-1.5, -0.5)
@@ -78,7 +78,7 @@ def assess(
             "texture on the body part): its motion could not be measured; mark the part or film closer"
         )
     tracked = float(np.mean(valid)) if len(valid) else 0.0
-    fps = (len(time_s) - 1) / float(time_s[-1] - time_s[0]) if len(time_s) > 1 else 0.0
+    fps = mean_rate_hz(time_s)
     if tracked < 0.5:
         failed = True
         issues.append(f"the body part was followed in only {tracked:.0%} of frames")

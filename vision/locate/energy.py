@@ -10,6 +10,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from vision.schema import Roi
+from vision.signal.resample import mean_rate_hz
 
 
 def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray:
@@ -72,8 +73,8 @@ def band_energy_map(
     the frames first (``_steady``), so that the fit stays linear. Whole-frame changes
     (flicker, exposure) are taken out by removing each frame's mean.
     """
-    n, h, w = frames_gray.shape
-    fs = (n - 1) / max(1e-6, time_s[-1] - time_s[0])
+    _, h, w = frames_gray.shape
+    fs = mean_rate_hz(time_s)
     hi = min(band_hz[1], 0.45 * fs)
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).

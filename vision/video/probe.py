@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from vision.errors import (
     VideoTooLongError,
     VideoTooShortError,
 )
+from vision.signal.resample import mean_rate_hz
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,8 @@ class VideoInfo:
     frame_count: int
     variable_frame_rate: bool
     has_audio: bool
-    frame_times_s: tuple[float, ...]
     quantizer: float | None = None  # H.264 QP (0–51) of the first frames; None: not H.264 or not read
 
-    def summary(self) -> dict:
-        """The fields without the per-frame times."""
-        data = asdict(self)
-        data.pop("frame_times_s")
-        return data
 
 
 def _looks_like_container(path: Path) -> bool:
@@ -231,7 +226,7 @@ def _info_from_times(
     dt = np.diff(t)
     median_dt = float(np.median(dt)) if dt.size else (1.0 / nominal if nominal else 1 / 30)
     duration = float(t[-1] - t[0] + median_dt) if t.size else 0.0
-    measured = (t.size - 1) / float(t[-1] - t[0]) if t.size > 1 and t[-1] > t[0] else 0.0
+    measured = mean_rate_hz(t)
     vfr = bool(dt.size and np.mean(np.abs(dt - median_dt) > _VFR_TOLERANCE * median_dt) > 0.02)
     if duration < limits.min_duration_s:
         raise VideoTooShortError(
@@ -254,5 +249,4 @@ def _info_from_times(
         frame_count=int(t.size),
         variable_frame_rate=vfr,
         has_audio=has_audio,
-        frame_times_s=tuple(float(x) for x in t),
     )
