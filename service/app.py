@@ -14,6 +14,8 @@ from service.analyses.retention import retention_loop
 from service.core import problems
 from service.core.config import Settings, get_settings
 from service.core.db import migrate
+from service.core.headers import NoStore
+from service.core.upload_gate import UploadGate
 from service.health.endpoints import router as health_router
 from service.worker.executors import make_executor
 from service.worker.recovery import recover
@@ -49,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     problems.install(app)
+    app.add_middleware(UploadGate, settings=app.state.settings)
+    app.add_middleware(NoStore)
     app.include_router(analyses_router)
     app.include_router(health_router)
     return app

@@ -51,3 +51,7 @@ class AnalysisInputError(VisionError):
     """Arguments to the analysis are invalid (a bad region, an unknown site)."""
 
     code = "invalid-argument"
+
+
+class VideoGapError(VideoError):
+    code = "video-gap"

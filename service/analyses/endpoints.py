@@ -17,9 +17,9 @@ from vision.schema import SiteChoice
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 
-# The report page loads nothing from elsewhere.
+# The report page loads nothing from elsewhere, and is framed only where the settings allow.
 _REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-               "img-src data:; media-src 'self'; frame-ancestors *")  # fmt: skip
+               "img-src data:; media-src 'self'; frame-ancestors {ancestors}")  # fmt: skip
 _FILE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
                  "Referrer-Policy": "no-referrer"}  # fmt: skip
 
@@ -33,11 +33,13 @@ async def create_analysis(
     settings: Conf,
     video: Annotated[UploadFile, File(description="The exam video (mp4, mov, webm, ...)")],
     site: Annotated[SiteChoice, Form()] = "auto",
-    roi: Annotated[str | None, Form(description="x,y,w,h as fractions of the frame")] = None,
-    callback_url: Annotated[str | None, Form()] = None,
+    roi: Annotated[str | None, Form(max_length=100, description="x,y,w,h as fractions of the frame")] = None,
+    callback_url: Annotated[str | None, Form(max_length=2000)] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Upload an exam video; the analysis runs as a job."""
+    if len((await request.form()).getlist("video")) > 1:  # parsed once: the form is cached
+        raise ProblemError(422, "invalid-request", "send one video per analysis")
     done = await run_in_threadpool(service.earlier, settings, key, idempotency_key)
     if done is not None:
         _accepted_headers(response, done.id)
@@ -45,7 +47,7 @@ async def create_analysis(
     service.check_form(roi, callback_url)
     row = service.new_row(key, site, roi, callback_url, idempotency_key)
     await service.store_checked(video, row.id, settings)
-    await run_in_threadpool(service.insert, settings, row)
+    await run_in_threadpool(service.insert_or_erase, settings, row)
     request.app.state.executor.submit(row.id)  # enqueued only after the commit
     _accepted_headers(response, row.id)
     return Accepted(id=row.id, status="queued")
@@ -86,7 +88,7 @@ def _file(creds, session, settings, analysis_id: str, name: str, exp, sig) -> Fi
     path, media_type = service.review_file(creds, session, settings, analysis_id, name, exp, sig)
     headers = dict(_FILE_HEADERS)
     if name == "report":
-        headers["Content-Security-Policy"] = _REPORT_CSP
+        headers["Content-Security-Policy"] = _REPORT_CSP.format(ancestors=settings.report_frame_ancestors)
     return FileResponse(path, media_type=media_type, headers=headers)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from functools import lru_cache
@@ -44,6 +45,10 @@ def _kept_secret(data_dir: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+_EXP = re.compile(r"[0-9]{1,12}")  # ASCII digits: Unix time, well past any expiry we hand out
+_SIG = re.compile(r"[0-9a-f]{64}")  # a hex SHA-256
+
+
 def signature(settings: Settings, analysis_id: str, exp: int) -> str:
     return hmac.new(_secret(settings), f"{analysis_id}.{exp}".encode(), hashlib.sha256).hexdigest()
 
@@ -55,7 +60,9 @@ def sign(settings: Settings, analysis_id: str, now: float | None = None) -> dict
 
 
 def verify(settings: Settings, analysis_id: str, exp: str | None, sig: str | None) -> bool:
-    if not exp or not sig or not exp.isdigit() or int(exp) < time.time():
+    """Whether ``exp`` and ``sig`` are a link this server signed for the analysis, still valid.
+    Anything else a client sends (other digits, huge numbers, other characters) is just False."""
+    if not exp or not sig or not _EXP.fullmatch(exp) or not _SIG.fullmatch(sig) or int(exp) < time.time():
         return False
     return hmac.compare_digest(signature(settings, analysis_id, int(exp)), sig)
 

@@ -68,17 +68,24 @@ def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None,
                     idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
 
 
-def insert(settings: Settings, row: Analysis) -> None:
-    with session_for(settings) as s:
-        s.add(row)
-        s.commit()
+def insert_or_erase(settings: Settings, row: Analysis) -> None:
+    """Insert the stored upload's row; where that fails, the upload is erased (no file is kept
+    without its row, which only the row's deletion or retention would erase)."""
+    try:
+        with session_for(settings) as s:
+            s.add(row)
+            s.commit()
+    except BaseException:
+        erase(settings.data_dir, row.id)
+        raise
 
 
 def erase_analysis(session: Session, settings: Settings, row: Analysis) -> None:
-    """Erase the video and every review file; the row keeps no result."""
-    erase(settings.data_dir, row.id)
+    """Erase the video and every review file; the row keeps no result. The row is marked first,
+    so that a job still running sees it and erases what it writes after this."""
     row.purged_at, row.result, row.error = utcnow(), None, None
     session.commit()
+    erase(settings.data_dir, row.id)
 
 
 def review_file(
@@ -94,6 +101,8 @@ def review_file(
     link or by the owner's API key."""
     if verify(settings, analysis_id, exp, sig):
         row = repository.live(session, analysis_id)
+        if session.get(ApiKey, row.key_id).revoked_at is not None:  # links die with their key
+            raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
     elif exp or sig:
         raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
     else:

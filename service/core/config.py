@@ -39,6 +39,10 @@ class Settings(BaseSettings):
         None, description="Signs report links; default: a random key kept in data_dir (set it to scale out)"
     )
     link_ttl_s: int = Field(3600, description="How long a signed report link stays valid")
+    report_frame_ancestors: str = Field(
+        "'none'",
+        description="Who may frame the report page (CSP frame-ancestors), e.g. a visit page's origin",
+    )
 
     max_upload_bytes: int = 500 * 1024 * 1024
     max_duration_s: float = VideoLimits.max_duration_s

@@ -31,12 +31,16 @@ Db = Annotated[Session, Depends(session_dep)]
 Conf = Annotated[Settings, Depends(settings_dep)]
 
 
+def unauthorized(hint: str = "") -> ProblemError:
+    return ProblemError(401, "unauthorized", f"send a valid API key as 'Authorization: Bearer KEY'{hint}",
+                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
 def authenticate(session: Session, creds: HTTPAuthorizationCredentials | None, hint: str = "") -> ApiKey:
     """The caller's key; a 401 problem without a valid one."""
     key = find_key(session, creds.credentials) if creds else None
     if key is None:
-        raise ProblemError(401, "unauthorized", f"send a valid API key as 'Authorization: Bearer KEY'{hint}",
-                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise unauthorized(hint)
     return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,9 +23,10 @@ def video_path(data_dir: Path, analysis_id: str) -> Path:
 
 async def save_upload(upload, dest: Path, max_bytes: int) -> int:
     """Stream an upload to ``dest`` in chunks; raises UploadTooLargeError past ``max_bytes``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     size = 0
-    with dest.open("wb") as out:
+    # Patient video: readable by this service's user only.
+    with os.fdopen(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         while chunk := await upload.read(CHUNK_BYTES):
             size += len(chunk)
             if size > max_bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
@@ -42,7 +44,7 @@ def _database(s: Settings) -> str:
 
 
 def _storage(s: Settings) -> str:
-    probe_file = s.data_dir / ".ready"
+    probe_file = s.data_dir / f".ready-{uuid.uuid4().hex}"  # one per probe: probes run concurrently
     try:
         probe_file.write_text("ok")
         probe_file.unlink()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -34,7 +36,8 @@ class LocalExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         self._submitted = 0
-        return ProcessPoolExecutor(self._settings.workers, mp_context=mp.get_context("spawn"))
+        return ProcessPoolExecutor(self._settings.workers, mp_context=mp.get_context("spawn"),
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))  # fmt: skip
 
     def _recycle_if_due(self) -> None:
         per_child = self._settings.max_tasks_per_child
@@ -76,3 +79,16 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
+    """In each worker: end the process as soon as the server that started it is gone (killed,
+    or exited without waiting), so that no worker goes on with a job that the restarted server
+    queues again."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -10,66 +10,29 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from service.analyses.job import job_time_limit
 from service.app import create_app
 from service.core.config import Settings
-from service.core.db import Analysis, migrate, session_factory
+from service.core.db import Analysis, session_factory
 from service.keys.service import create_key
 from service.webhooks.delivery import verify
+from tests.e2e.conftest import api_key, upload, wait_done
 from tests.paths import SAMPLES
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """Settings shared by the web process and its spawned workers (through the environment)."""
-    monkeypatch.setenv("CLONUS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLONUS_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'clonus.db'}")
-    monkeypatch.setenv("CLONUS_WORKERS", "1")
-    monkeypatch.setenv("CLONUS_WEBHOOK_BACKOFF_S", "0.2")
-    settings = Settings()
-    migrate(settings.resolved_database_url)
-    return settings
-
-
-def _key(settings: Settings, name: str) -> tuple[dict, str]:
-    with session_factory(settings.resolved_database_url)() as s:
-        row, plain = create_key(s, name)
-        return {"Authorization": f"Bearer {plain}"}, row.webhook_secret
-
-
-@pytest.fixture
-def client(env):
-    with TestClient(create_app(env)) as c:
-        yield c
-
-
-def _upload(client, headers, name="ankle_clonus.mp4", **form):
-    with (SAMPLES / name).open("rb") as f:
-        return client.post("/v1/analyses", headers=headers, files={"video": (name, f, "video/mp4")},
-                           data={"site": "ankle", **form})  # fmt: skip
-
-
-def _wait(client, headers, analysis_id, timeout_s=120.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"analysis still {body['status']} after {timeout_s} s")
-
-
 def test_upload_runs_the_analysis_and_returns_the_result(env, client):
-    headers, _ = _key(env, "clinic")
-    r = _upload(client, headers)
+    headers, _ = api_key(env, "clinic")
+    r = upload(client, headers)
     assert r.status_code == 202
     body = r.json()
     assert body["status"] == "queued"
     assert r.headers["location"] == f"/v1/analyses/{body['id']}" and int(r.headers["retry-after"]) > 0
-    done = _wait(client, headers, body["id"])
+    done = wait_done(client, headers, body["id"])
     truth = json.loads((SAMPLES / "ankle_clonus.truth.json").read_text())["truth"]
     assert done["status"] == "succeeded" and done["progress"] == 100
     assert done["result"]["clonus_detected"] is True
@@ -82,27 +45,29 @@ def test_upload_runs_the_analysis_and_returns_the_result(env, client):
 
 
 def test_every_route_needs_a_key_and_keys_are_isolated(env, client):
-    alice, _ = _key(env, "alice")
-    bob, _ = _key(env, "bob")
+    alice, _ = api_key(env, "alice")
+    bob, _ = api_key(env, "bob")
     for bad in ({}, {"Authorization": "Bearer clk_wrong"}, {"Authorization": "Basic eDp5"}):
         r = client.get("/v1/analyses", headers=bad)
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
-    analysis_id = _upload(client, alice).json()["id"]
+    analysis_id = upload(client, alice).json()["id"]
     for path in ("", "/overlay.mp4", "/report", "/plots/spectrum.png"):
         assert client.get(f"/v1/analyses/{analysis_id}{path}", headers=bob).status_code == 404
     assert client.delete(f"/v1/analyses/{analysis_id}", headers=bob).status_code == 404
     assert client.get("/v1/analyses", headers=bob).json()["items"] == []
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").json()["checks"] == {"database": "ok", "storage": "ok", "workers": "ok"}
-    _wait(client, alice, analysis_id)
+    wait_done(client, alice, analysis_id)
 
 
 @pytest.mark.parametrize(
     ("content", "status"),
-    [(b"", 415), (b"not a video at all" * 100, 415), (b"<html><script>x</script></html>", 415)],
-)
+    [(b"", 415), (b"not a video at all" * 100, 415), (b"<html><script>x</script></html>", 415),
+     (cv2.imencode(".jpg", np.full((120, 160, 3), 90, np.uint8))[1].tobytes(), 415),  # a photo
+     (cv2.imencode(".png", np.full((120, 160, 3), 90, np.uint8))[1].tobytes(), 415)],
+)  # fmt: skip
 def test_non_video_is_415_and_nothing_is_kept(env, client, content, status):
-    headers, _ = _key(env, "clinic")
+    headers, _ = api_key(env, "clinic")
     r = client.post("/v1/analyses", headers=headers, files={"video": ("x.mp4", content, "video/mp4")})
     assert r.status_code == status and r.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/analyses", headers=headers).json()["items"] == []
@@ -110,7 +75,7 @@ def test_non_video_is_415_and_nothing_is_kept(env, client, content, status):
 
 
 def test_truncated_and_too_short_videos_are_422(env, client, clip_factory):
-    headers, _ = _key(env, "clinic")
+    headers, _ = api_key(env, "clinic")
     whole = (SAMPLES / "ankle_clonus.mp4").read_bytes()
     r = client.post("/v1/analyses", headers=headers,
                     files={"video": ("t.mp4", whole[: len(whole) // 2], "video/mp4")})  # fmt: skip
@@ -123,32 +88,32 @@ def test_truncated_and_too_short_videos_are_422(env, client, clip_factory):
 
 def test_upload_over_the_cap_is_413(env, monkeypatch):
     env.max_upload_bytes = 10_000
-    headers, _ = _key(env, "clinic")
+    headers, _ = api_key(env, "clinic")
     with TestClient(create_app(env)) as c:
-        r = _upload(c, headers)
+        r = upload(c, headers)
     assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
 
 
 def test_bad_form_fields_are_422(env, client):
-    headers, _ = _key(env, "clinic")
-    assert _upload(client, headers, roi="1,2").status_code == 422
-    assert _upload(client, headers, site="elbow").status_code == 422
-    assert _upload(client, headers, callback_url="file:///etc/passwd").status_code == 422
+    headers, _ = api_key(env, "clinic")
+    assert upload(client, headers, roi="1,2").status_code == 422
+    assert upload(client, headers, site="elbow").status_code == 422
+    assert upload(client, headers, callback_url="file:///etc/passwd").status_code == 422
 
 
 def test_idempotency_key_returns_the_same_analysis(env, client):
-    headers, _ = _key(env, "clinic")
-    first = _upload(client, {**headers, "Idempotency-Key": "visit-42"}).json()["id"]
-    second = _upload(client, {**headers, "Idempotency-Key": "visit-42"}).json()["id"]
+    headers, _ = api_key(env, "clinic")
+    first = upload(client, {**headers, "Idempotency-Key": "visit-42"}).json()["id"]
+    second = upload(client, {**headers, "Idempotency-Key": "visit-42"}).json()["id"]
     assert first == second
     assert len(client.get("/v1/analyses", headers=headers).json()["items"]) == 1
-    _wait(client, headers, first)
+    wait_done(client, headers, first)
 
 
 def test_delete_erases_video_and_artifacts(env, client):
-    headers, _ = _key(env, "clinic")
-    analysis_id = _upload(client, headers).json()["id"]
-    _wait(client, headers, analysis_id)
+    headers, _ = api_key(env, "clinic")
+    analysis_id = upload(client, headers).json()["id"]
+    wait_done(client, headers, analysis_id)
     folder = env.data_dir / "analyses" / analysis_id
     assert (folder / "video").is_file() and (folder / "result.json").is_file()
     assert client.delete(f"/v1/analyses/{analysis_id}", headers=headers).status_code == 204
@@ -157,7 +122,7 @@ def test_delete_erases_video_and_artifacts(env, client):
 
 
 def test_webhook_is_signed_and_verified(env, client):
-    headers, secret = _key(env, "clinic")
+    headers, secret = api_key(env, "clinic")
     got: list[tuple[dict, bytes]] = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -174,8 +139,8 @@ def test_webhook_is_signed_and_verified(env, client):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/hook"
-        analysis_id = _upload(client, headers, callback_url=url).json()["id"]
-        _wait(client, headers, analysis_id)
+        analysis_id = upload(client, headers, callback_url=url).json()["id"]
+        wait_done(client, headers, analysis_id)
         deadline = time.monotonic() + 30
         while len(got) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -194,29 +159,29 @@ def test_webhook_is_signed_and_verified(env, client):
 
 
 def test_jobs_left_running_are_requeued_or_failed_at_start(env):
-    headers, _ = _key(env, "clinic")
+    headers, _ = api_key(env, "clinic")
     with TestClient(create_app(env)) as c:
-        analysis_id = _upload(c, headers).json()["id"]
-        _wait(c, headers, analysis_id)
+        analysis_id = upload(c, headers).json()["id"]
+        wait_done(c, headers, analysis_id)
     with session_factory(env.resolved_database_url)() as s:  # as if the server died mid-job
         s.get(Analysis, analysis_id).status = "running"
         s.get(Analysis, analysis_id).attempts = 1
         s.commit()
     with TestClient(create_app(env)) as c:
-        done = _wait(c, headers, analysis_id)
+        done = wait_done(c, headers, analysis_id)
         assert done["status"] == "succeeded"
     with session_factory(env.resolved_database_url)() as s:
         row = s.get(Analysis, analysis_id)
         row.status, row.attempts = "running", env.max_attempts
         s.commit()
     with TestClient(create_app(env)) as c:
-        done = _wait(c, headers, analysis_id)
+        done = wait_done(c, headers, analysis_id)
     assert done["status"] == "failed" and "interrupted" in done["error"]["detail"]
 
 
 def test_a_worker_killed_mid_job_loses_nothing(env, client):
-    headers, _ = _key(env, "clinic")
-    analysis_id = _upload(client, headers, name="ankle_sustained.mp4").json()["id"]
+    headers, _ = api_key(env, "clinic")
+    analysis_id = upload(client, headers, name="ankle_sustained.mp4").json()["id"]
     deadline = time.monotonic() + 60
     while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
         assert time.monotonic() < deadline
@@ -224,7 +189,7 @@ def test_a_worker_killed_mid_job_loses_nothing(env, client):
     for child in multiprocessing.active_children():
         os.kill(child.pid, signal.SIGKILL)
     assert client.get("/healthz").status_code == 200  # the web process is unharmed
-    done = _wait(client, headers, analysis_id)
+    done = wait_done(client, headers, analysis_id)
     assert done["status"] == "succeeded"
 
 
@@ -233,7 +198,7 @@ def test_the_pool_replaces_its_workers_and_keeps_taking_jobs(env, monkeypatch, c
     ``workers × max_tasks_per_child`` jobs; the rest stayed queued."""
     monkeypatch.setenv("CLONUS_MAX_TASKS_PER_CHILD", "2")
     settings = Settings()
-    headers, _ = _key(settings, "clinic")
+    headers, _ = api_key(settings, "clinic")
     clip = clip_factory()
     with TestClient(create_app(settings)) as c:
         ids = []
@@ -242,7 +207,7 @@ def test_the_pool_replaces_its_workers_and_keeps_taking_jobs(env, monkeypatch, c
                 r = c.post("/v1/analyses", headers=headers, files={"video": (f"v{i}.mp4", f, "video/mp4")})
             assert r.status_code == 202
             ids.append(r.json()["id"])
-        assert [_wait(c, headers, i)["status"] for i in ids] == ["succeeded"] * 5
+        assert [wait_done(c, headers, i)["status"] for i in ids] == ["succeeded"] * 5
         assert c.get("/readyz").json()["checks"]["workers"] == "ok"
     with session_factory(settings.resolved_database_url)() as s:
         assert [s.get(Analysis, i).attempts for i in ids] == [1] * 5  # each ran exactly once
@@ -250,10 +215,10 @@ def test_the_pool_replaces_its_workers_and_keeps_taking_jobs(env, monkeypatch, c
 
 def test_a_job_past_its_time_limit_fails_clearly_and_the_worker_goes_on(env, monkeypatch):
     monkeypatch.setenv("CLONUS_JOB_TIME_LIMIT_S", "0.3")  # read by the spawned worker
-    headers, _ = _key(env, "clinic")
+    headers, _ = api_key(env, "clinic")
     with TestClient(create_app(env)) as c:
         for _ in range(2):  # the same worker takes the next job
-            done = _wait(c, headers, _upload(c, headers).json()["id"])
+            done = wait_done(c, headers, upload(c, headers).json()["id"])
             assert done["status"] == "failed", done
             assert done["error"]["status"] == 422 and done["error"]["type"].endswith("/analysis-time-limit")
             assert "longer than 0.3 s" in done["error"]["detail"]
@@ -297,9 +262,9 @@ def _stuck_past_the_limit(database_url: str, analysis_id: str) -> None:
 
 
 def test_a_job_stuck_in_native_code_is_failed_and_its_worker_ended(env, client):
-    headers, _ = _key(env, "clinic")
-    analysis_id = _upload(client, headers).json()["id"]
-    _wait(client, headers, analysis_id)
+    headers, _ = api_key(env, "clinic")
+    analysis_id = upload(client, headers).json()["id"]
+    wait_done(client, headers, analysis_id)
     child = multiprocessing.get_context("spawn").Process(
         target=_stuck_past_the_limit, args=(env.resolved_database_url, analysis_id)
     )
@@ -315,14 +280,14 @@ def test_a_job_stuck_in_native_code_is_failed_and_its_worker_ended(env, client):
 def test_retention_erases_old_videos_and_artifacts(env, client):
     from datetime import timedelta
 
-    from service.app import purge_expired
+    from service.analyses.retention import purge_expired
     from service.core.db import utcnow
 
-    headers, _ = _key(env, "clinic")
-    old_id = _upload(client, headers).json()["id"]
-    new_id = _upload(client, headers).json()["id"]
-    _wait(client, headers, old_id)
-    _wait(client, headers, new_id)
+    headers, _ = api_key(env, "clinic")
+    old_id = upload(client, headers).json()["id"]
+    new_id = upload(client, headers).json()["id"]
+    wait_done(client, headers, old_id)
+    wait_done(client, headers, new_id)
     with session_factory(env.resolved_database_url)() as s:
         s.get(Analysis, old_id).created_at = utcnow() - timedelta(days=env.retention_days + 1)
         s.commit()

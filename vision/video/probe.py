@@ -22,6 +22,7 @@ from vision.errors import (
     NoFramesError,
     NotAVideoError,
     NoVideoStreamError,
+    VideoGapError,
     VideoTooLongError,
     VideoTooShortError,
 )
@@ -30,6 +31,7 @@ from vision.signal.resample import mean_rate_hz
 log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 1.0
+MAX_GAP_S = 2.0  # a hole between two frames longer than this is not a phone's dropped frames
 # Frame intervals that differ from the median by more than this fraction mark the video VFR.
 _VFR_TOLERANCE = 0.15
 _CONTAINER_MAGIC = (b"ftyp", b"\x1a\x45\xdf\xa3", b"moov", b"mdat", b"RIFF", b"\x00\x00\x01\xba")
@@ -60,7 +62,6 @@ class VideoInfo:
     variable_frame_rate: bool
     has_audio: bool
     quantizer: float | None = None  # H.264 QP (0–51) of the first frames; None: not H.264 or not read
-
 
 
 def _looks_like_container(path: Path) -> bool:
@@ -211,6 +212,19 @@ def _packet_times(container, stream) -> list[float]:
     return [float((p - start) * tb) for p in pts]
 
 
+def _check_continuous(t: np.ndarray, dt: np.ndarray, median_dt: float) -> None:
+    """A still image is not a video; a recording with a hole in it (paused, or cut) is not one
+    exam: both are refused with the reason, rather than analyzed as if continuous."""
+    if t.size == 1:
+        raise NotAVideoError("the file is a still image, not a video; upload the recording of the exam")
+    if dt.size and float(dt.max()) > max(MAX_GAP_S, 10 * median_dt):
+        at = float(t[int(np.argmax(dt))])
+        raise VideoGapError(
+            f"the recording has a gap of {float(dt.max()):.1f} s after {at:.1f} s (paused or cut?); "
+            "upload one continuous recording of the exam"
+        )
+
+
 def _info_from_times(
     times: list[float],
     width: int,
@@ -228,6 +242,7 @@ def _info_from_times(
     duration = float(t[-1] - t[0] + median_dt) if t.size else 0.0
     measured = mean_rate_hz(t)
     vfr = bool(dt.size and np.mean(np.abs(dt - median_dt) > _VFR_TOLERANCE * median_dt) > 0.02)
+    _check_continuous(t, dt, median_dt)
     if duration < limits.min_duration_s:
         raise VideoTooShortError(
             f"the video is {duration:.2f} s long; at least {limits.min_duration_s:g} s is needed"

@@ -16,6 +16,7 @@ from vision.errors import (
     NotAVideoError,
     NoVideoStreamError,
     VideoError,
+    VideoGapError,
     VideoTooLongError,
     VideoTooShortError,
 )
@@ -225,3 +226,26 @@ def test_frames_are_scaled_down_to_the_same_pixels_as_an_area_resize(stored, siz
     fast = _area_scaled(image, size)
     assert fast.shape == size[::-1] and fast.flags.c_contiguous
     assert np.array_equal(fast, cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_still_image_is_not_a_video(tmp_path, suffix):
+    """Issue 27, item 12: a photo was accepted as a one-frame video and refused as too short."""
+    path = tmp_path / f"photo{suffix}"
+    assert cv2.imwrite(str(path), np.full((120, 160, 3), 90, np.uint8))
+    with pytest.raises(NotAVideoError, match="still image"):
+        probe(path)
+
+
+def test_a_recording_with_a_hole_in_it_is_refused_with_the_reason(clip_factory):
+    """Issue 27, item 11: a 100-s gap between two frames crashed the analysis (a filter at
+    0.6 Hz); now the video is refused, naming the gap."""
+    times = [i / 30 for i in range(45)] + [101.5 + i / 30 for i in range(45)]
+    path = clip_factory(times_s=times, size=(96, 64))
+    with pytest.raises(VideoGapError, match=r"gap of 100\.\d s after 1\.5 s"):
+        probe(path)
+
+
+def test_dropped_frames_are_not_a_hole(clip_factory):
+    times = [i / 30 for i in range(45)] + [1.5 + 1.0 + i / 30 for i in range(45)]  # one second lost
+    assert probe(clip_factory(times_s=times, size=(96, 64))).frame_count == 90

@@ -1,0 +1,269 @@
+"""Issue 27: faults and hostile input on the embedded default. Each test reproduces one item
+of the issue and shows it holds now."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
+
+from service.app import create_app
+from service.core.config import Settings
+from service.core.db import ENDED, Analysis, ApiKey, session_for
+from service.keys.service import revoke_key
+from tests.e2e.conftest import api_key, upload, wait_done
+from tests.paths import ROOT, SAMPLES
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "exp=%C2%B2&sig=x",  # a superscript two: a "digit" to str.isdigit, not to int()
+        "exp=" + "9" * 5001 + "&sig=" + "a" * 64,  # a number too long to convert
+        "exp=9999999999&sig=%C3%A9" + "a" * 63,  # a non-ASCII signature
+        "exp=9999999999&sig=" + "a" * 64,  # well formed, wrong
+        "exp=-1&sig=" + "a" * 64,
+        "exp=1&sig=" + "a" * 64,  # expired
+        "exp=&sig=" + "a" * 64,
+        "sig=" + "a" * 64,
+        "exp=9999999999",
+    ],
+)
+def test_tampered_link_parameters_are_403_never_500(env, client, query):
+    """Item 8: such parameters gave unauthenticated 500s with tracebacks."""
+    for path in ("report", "overlay.mp4", "plots/spectrum.png"):
+        r = client.get(f"/v1/analyses/00000000-0000-0000-0000-000000000000/{path}?{query}")
+        assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, (path, r.text)
+
+
+def test_review_files_are_private_and_links_die_with_their_key(env, monkeypatch):
+    """Item 12: stored videos were world-readable, the report could be framed by any site, JSON
+    results carried no Cache-Control, signed links outlived their key's revocation."""
+    monkeypatch.setenv("CLONUS_REPORT_FRAME_ANCESTORS", "https://visits.example.org")
+    settings = Settings()
+    headers, _ = api_key(settings, "clinic")
+    with TestClient(create_app(settings)) as c:
+        analysis_id = upload(c, headers).json()["id"]
+        done = wait_done(c, headers, analysis_id)
+        video = settings.data_dir / "analyses" / analysis_id / "video"
+        assert video.stat().st_mode & 0o777 == 0o600
+        assert video.parent.stat().st_mode & 0o077 == 0
+        got = c.get(f"/v1/analyses/{analysis_id}", headers=headers)
+        assert got.headers["cache-control"] == "no-store"
+        assert c.get("/v1/analyses", headers={}).headers["cache-control"] == "no-store"  # problems too
+        report = c.get(done["links"]["report"])
+        assert report.status_code == 200
+        assert "frame-ancestors https://visits.example.org" in report.headers["content-security-policy"]
+        with session_for(settings) as s:
+            assert revoke_key(s, "clinic")
+        revoked = c.get(done["links"]["report"])
+        assert revoked.status_code == 403 and revoked.headers["content-type"] == PROBLEM
+
+
+def test_the_report_is_framed_by_no_site_by_default():
+    assert Settings().report_frame_ancestors == "'none'"
+
+
+def test_long_form_fields_are_422_and_leave_nothing_behind(env, client):
+    """Item 7: a roi over 100 characters was a 500 on PostgreSQL, its upload left on disk."""
+    headers, _ = api_key(env, "clinic")
+    for field in ({"roi": "0.1," * 40 + "0.1"}, {"callback_url": "https://example.org/" + "a" * 2100}):
+        r = upload(client, headers, **field)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert not list((env.data_dir / "analyses").glob("*")) if (env.data_dir / "analyses").exists() else True
+    with session_for(env) as s:
+        assert s.query(Analysis).count() == 0
+
+
+def test_database_errors_do_not_carry_the_statements_parameters(env):
+    """Item 7: the traceback of a failed statement printed its parameters (a client's text)."""
+    with session_for(env) as s:
+        s.add(ApiKey(name="clinic", key_hash="a" * 64, webhook_secret="s"))
+        s.commit()
+    with session_for(env) as s, pytest.raises(IntegrityError) as info:
+        s.add(ApiKey(name="clinic", key_hash="identifying-text-" + "b" * 47, webhook_secret="s"))
+        s.commit()
+    assert "identifying-text" not in str(info.value)
+
+
+def test_two_video_parts_are_422(env, client):
+    """Item 12: the last of two ``video`` parts was used silently."""
+    headers, _ = api_key(env, "clinic")
+    clip = (SAMPLES / "ankle_clonus.mp4").read_bytes()
+    files = [("video", ("a.mp4", clip, "video/mp4")), ("video", ("b.mp4", clip, "video/mp4"))]
+    r = client.post("/v1/analyses", headers=headers, files=files, data={"site": "ankle"})
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+
+
+def test_readiness_holds_under_concurrent_probes(env, client):
+    """Item 10: concurrent probes shared one file and 3 of 200 failed."""
+    codes: list[int] = []
+
+    def probe() -> None:
+        for _ in range(10):
+            codes.append(client.get("/readyz").status_code)
+
+    threads = [threading.Thread(target=probe) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 200
+
+
+def test_a_deletion_wins_over_the_running_job(env, client):
+    """Item 5: DELETE during a job returned 204, then the worker wrote its result into the
+    erased row and its files back on disk."""
+    headers, _ = api_key(env, "clinic")
+    analysis_id = upload(client, headers, name="ankle_sustained.mp4").json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.delete(f"/v1/analyses/{analysis_id}", headers=headers).status_code == 204
+    deadline = time.monotonic() + 120
+    while True:
+        with session_for(env) as s:
+            row = s.get(Analysis, analysis_id)
+            if row.status in ENDED:
+                break
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.2)
+    assert row.result is None and row.error is None and row.purged_at is not None
+    assert not (env.data_dir / "analyses" / analysis_id).exists()
+    assert client.get(f"/v1/analyses/{analysis_id}", headers=headers).status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@contextmanager
+def _server(**env_vars: str) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``python -m service.serve`` on a free port (settings from the environment), up."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "service.serve"], cwd=ROOT,
+                              env={**os.environ, "CLONUS_PORT": str(port), **env_vars},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        yield server, port
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_with_their_server(env, how):
+    """Item 6: on kill -9 (and on SIGTERM) of the server its workers went on (600 MB each),
+    running jobs that the restarted server queued again."""
+    headers, _ = api_key(env, "clinic")
+    with _server() as (server, port):
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        with (SAMPLES / "ankle_sustained.mp4").open("rb") as f:
+            r = httpx.post(f"{base}/v1/analyses", headers=headers, files={"video": ("v.mp4", f, "video/mp4")},
+                           timeout=30)  # fmt: skip
+        analysis_id = r.json()["id"]
+        while httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.05)
+        workers = [p for p in _children(server.pid) if _alive(p)]
+        assert workers, "no worker process found"
+        server.send_signal(how)
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers):
+            assert time.monotonic() < deadline, "a worker outlived its server"
+            time.sleep(0.1)
+
+
+def _raw_post(port: int, headers: dict[str, str], body_bytes: int = 0, chunked: bool = False) -> int:
+    """POST /v1/analyses over a plain socket: the headers, then up to ``body_bytes`` of body
+    (stopping early where the server answers); returns the status the server sent."""
+    lines = [
+        "POST /v1/analyses HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: multipart/form-data; boundary=x",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        chunk, sent = b"\0" * 65536, 0
+        try:
+            while sent < body_bytes:
+                sock.sendall(b"10000\r\n" + chunk + b"\r\n" if chunked else chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server answered and closed: what it said is read below
+        data = b""
+        while b"\r\n" not in data:
+            more = sock.recv(4096)
+            if not more:
+                break
+            data += more
+    return int(data.split(b" ", 2)[1]) if data else 0
+
+
+def test_upload_limits_and_the_key_are_checked_before_the_body_is_read(env):
+    """Item 2: a 500 MiB body with no key was spooled whole before the 401; with a key and a
+    5 MB cap, a 1,000 MiB body before the 413. Now the answer comes with no body sent."""
+    headers, _ = api_key(env, "clinic")
+    big = str(1000 * 1024 * 1024)
+    with _server(CLONUS_MAX_UPLOAD_BYTES="5000000") as (_, port):
+        t0 = time.monotonic()
+        assert _raw_post(port, {"Content-Length": big}) == 401
+        assert _raw_post(port, {"Content-Length": big, "Authorization": "Bearer clk_wrong"}) == 401
+        assert _raw_post(port, {"Content-Length": big, **headers}) == 413
+        assert time.monotonic() - t0 < 15  # answered at once: no body was sent
+        # No length declared: the body is cut off at the cap (about 5 MB read, not 50).
+        assert _raw_post(port, headers, body_bytes=50 * 1024 * 1024, chunked=True) == 413
+        assert _raw_post(port, {"Content-Length": "12x", **headers}) == 400
+    assert not list(env.data_dir.glob("analyses/*"))
