@@ -236,8 +236,13 @@ def _raw_post(port: int, headers: dict[str, str], body_bytes: int = 0, chunked: 
         lines.append("Transfer-Encoding: chunked")
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        # A well-formed start of the video part, then zeros: the parser spools them as the file.
+        preamble = (b'--x\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+                    b"Content-Type: video/mp4\r\n\r\n")  # fmt: skip
         chunk, sent = b"\0" * 65536, 0
         try:
+            if body_bytes:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(preamble), preamble) if chunked else preamble)
             while sent < body_bytes:
                 sock.sendall(b"10000\r\n" + chunk + b"\r\n" if chunked else chunk)
                 sent += len(chunk)
