@@ -25,7 +25,7 @@ _FILE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options":
 
 
 @router.post("/analyses", status_code=202, response_model=Accepted, name="create_analysis",
-             responses={413: {}, 415: {}, 422: {}})  # fmt: skip
+             responses={409: {}, 413: {}, 415: {}, 422: {}})  # fmt: skip
 async def create_analysis(
     request: Request,
     response: Response,
@@ -40,17 +40,15 @@ async def create_analysis(
     """Upload an exam video; the analysis runs as a job."""
     if len((await request.form()).getlist("video")) > 1:  # parsed once: the form is cached
         raise ProblemError(422, "invalid-request", "send one video per analysis")
-    done = await run_in_threadpool(service.earlier, settings, key, idempotency_key)
-    if done is not None:
-        _accepted_headers(response, done.id)
-        return Accepted(id=done.id, status=done.status)
     service.check_form(roi, callback_url)
     row = service.new_row(key, site, roi, callback_url, idempotency_key)
-    await service.store_checked(video, row.id, settings)
-    await run_in_threadpool(service.insert_or_erase, settings, row)
-    request.app.state.executor.submit(row.id)  # enqueued only after the commit
-    _accepted_headers(response, row.id)
-    return Accepted(id=row.id, status="queued")
+    video_sha256 = await service.store_checked(video, row.id, settings)
+    row.payload_sha256 = service.payload_digest(video_sha256, site, roi, callback_url)
+    kept = await run_in_threadpool(service.insert_once, settings, row)
+    if kept is row:
+        request.app.state.executor.submit(row.id)  # enqueued only after the commit
+    _accepted_headers(response, kept.id)
+    return Accepted(id=kept.id, status=kept.status)
 
 
 def _accepted_headers(response: Response, analysis_id: str) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from pathlib import Path
 
 from fastapi import UploadFile
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.analyses import repository
@@ -29,14 +32,6 @@ def to_out(row: Analysis, settings: Settings) -> AnalysisOut:
                        links=review_links(settings, row.id, row.status))  # fmt: skip
 
 
-def earlier(settings: Settings, key: ApiKey, idempotency_key: str | None) -> Analysis | None:
-    """The analysis this idempotency key already created, if any."""
-    if not idempotency_key:
-        return None
-    with session_for(settings) as s:
-        return repository.by_idempotency_key(s, key.id, idempotency_key)
-
-
 def check_form(roi: str | None, callback_url: str | None) -> None:
     if roi:
         try:
@@ -47,12 +42,12 @@ def check_form(roi: str | None, callback_url: str | None) -> None:
         raise ProblemError(422, "invalid-callback-url", "callback_url must be an http(s) URL")
 
 
-async def store_checked(video: UploadFile, analysis_id: str, settings: Settings) -> None:
-    """Stream the upload to the analysis's folder and probe it; a ProblemError (413/415/422)
-    says why not, and then nothing is kept."""
+async def store_checked(video: UploadFile, analysis_id: str, settings: Settings) -> str:
+    """Stream the upload to the analysis's folder and probe it; returns the video's sha256. A
+    ProblemError (413/415/422) says why not, and then nothing is kept."""
     dest = video_path(settings.data_dir, analysis_id)
     try:
-        await save_upload(video, dest, settings.max_upload_bytes)
+        digest = await save_upload(video, dest, settings.max_upload_bytes)
         await asyncio.to_thread(probe, dest, settings.video_limits)
     except UploadTooLargeError as exc:
         erase(settings.data_dir, analysis_id)
@@ -60,12 +55,43 @@ async def store_checked(video: UploadFile, analysis_id: str, settings: Settings)
     except VisionError as exc:
         erase(settings.data_dir, analysis_id)  # a rejected upload leaves nothing behind
         raise vision_problem(exc) from exc
+    return digest
+
+
+def payload_digest(video_sha256: str, site: str, roi: str | None, callback_url: str | None) -> str:
+    """What an idempotency key stands for: the video and the form's fields."""
+    fields = json.dumps([video_sha256, site, roi, callback_url])
+    return hashlib.sha256(fields.encode()).hexdigest()
 
 
 def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None,
             idempotency_key: str | None) -> Analysis:  # fmt: skip
     return Analysis(id=str(uuid.uuid4()), key_id=key.id, site=site, roi=roi, callback_url=callback_url,
                     idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
+
+
+def insert_once(settings: Settings, row: Analysis) -> Analysis:
+    """Insert the stored upload's row and return it; or, where its idempotency key was used
+    already (the database's unique index decides, also between concurrent requests), erase
+    this upload and return the analysis the key made: the same payload replays it, another
+    is a 422 problem."""
+    try:
+        insert_or_erase(settings, row)
+        return row
+    except IntegrityError:
+        if not row.idempotency_key:
+            raise
+    with session_for(settings) as s:
+        first = repository.by_idempotency_key(s, row.key_id, row.idempotency_key)
+    if first is None:  # deleted in between: its key was released
+        raise ProblemError(409, "idempotency-conflict", "retry the request")
+    if first.payload_sha256 != row.payload_sha256:
+        raise ProblemError(
+            422,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for another request; use a new key for a new upload",
+        )
+    return first
 
 
 def insert_or_erase(settings: Settings, row: Analysis) -> None:
@@ -84,6 +110,7 @@ def erase_analysis(session: Session, settings: Settings, row: Analysis) -> None:
     """Erase the video and every review file; the row keeps no result. The row is marked first,
     so that a job still running sees it and erases what it writes after this."""
     row.purged_at, row.result, row.error = utcnow(), None, None
+    row.idempotency_key = None  # the key may make a new analysis: this one is gone
     session.commit()
     erase(settings.data_dir, row.id)
 

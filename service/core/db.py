@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -40,6 +40,7 @@ class ApiKey(Base):
 
 class Analysis(Base):
     __tablename__ = "analyses"
+    __table_args__ = (Index("uq_analyses_key_idempotency", "key_id", "idempotency_key", unique=True),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
@@ -48,6 +49,7 @@ class Analysis(Base):
     roi: Mapped[str | None] = mapped_column(String(100), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    payload_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what the key was used for
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -93,12 +95,12 @@ def session_for(settings: Settings) -> Session:
     return session_factory(settings.resolved_database_url)()
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revision (both databases)."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to an Alembic revision, the newest by default (both databases)."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
     cfg.attributes["engine"] = engine_for(url)
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)

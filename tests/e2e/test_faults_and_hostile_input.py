@@ -272,3 +272,34 @@ def test_upload_limits_and_the_key_are_checked_before_the_body_is_read(env):
         assert _raw_post(port, headers, body_bytes=50 * 1024 * 1024, chunked=True) == 413
         assert _raw_post(port, {"Content-Length": "12x", **headers}) == 400
     assert not list(env.data_dir.glob("analyses/*"))
+
+
+def test_idempotency_is_enforced_by_the_database(env, client):
+    """Item 9: six concurrent POSTs with one key made five analyses; reusing a key with another
+    file silently returned the first; after DELETE the key returned the deleted id."""
+    headers, _ = api_key(env, "clinic")
+    keyed = {**headers, "Idempotency-Key": "visit-7"}
+    ids: list[str] = []
+
+    def post() -> None:
+        r = upload(client, keyed)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 6 and len(set(ids)) == 1
+    with session_for(env) as s:
+        assert s.query(Analysis).count() == 1
+    assert [p.name for p in (env.data_dir / "analyses").iterdir()] == ids[:1]  # the others erased
+    other = upload(client, keyed, name="jaw_clonus.mp4")
+    assert other.status_code == 422 and other.json()["type"].endswith("/idempotency-key-reused")
+    assert upload(client, keyed, roi="0.1,0.1,0.5,0.5").status_code == 422  # same file, other form
+    wait_done(client, headers, ids[0])
+    assert client.delete(f"/v1/analyses/{ids[0]}", headers=headers).status_code == 204
+    again = upload(client, keyed)
+    assert again.status_code == 202 and again.json()["id"] != ids[0]
+    wait_done(client, headers, again.json()["id"])
