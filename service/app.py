@@ -17,6 +17,7 @@ from service.core.db import migrate
 from service.core.headers import NoStore
 from service.core.upload_gate import UploadGate
 from service.health.endpoints import router as health_router
+from service.webhooks.outbox import outbox_loop
 from service.worker.executors import make_executor
 from service.worker.recovery import recover
 
@@ -36,6 +37,7 @@ async def _lifespan(app: FastAPI):
     recover(s, app.state.executor, all_running=s.executor != "celery")
     stop = threading.Event()
     threading.Thread(target=retention_loop, args=(s, stop), daemon=True).start()
+    threading.Thread(target=outbox_loop, args=(s, stop), name="webhooks", daemon=True).start()
     yield
     stop.set()
     app.state.executor.shutdown()

@@ -40,7 +40,7 @@ async def create_analysis(
     """Upload an exam video; the analysis runs as a job."""
     if len((await request.form()).getlist("video")) > 1:  # parsed once: the form is cached
         raise ProblemError(422, "invalid-request", "send one video per analysis")
-    service.check_form(roi, callback_url)
+    await run_in_threadpool(service.check_form, settings, roi, callback_url)
     row = service.new_row(key, site, roi, callback_url, idempotency_key)
     video_sha256 = await service.store_checked(video, row.id, settings)
     row.payload_sha256 = service.payload_digest(video_sha256, site, roi, callback_url)

@@ -13,9 +13,10 @@ from sqlalchemy import or_, update
 
 from models.registry import configure as configure_models
 from service.core.config import Settings, get_settings
-from service.core.db import Analysis, ApiKey, session_for, utcnow
+from service.core.db import Analysis, session_for, utcnow
 from service.core.problems import problem
 from service.core.storage import analysis_dir, erase, video_path
+from service.webhooks.outbox import enqueue
 from service.worker.recovery import silent_running
 from service.worker.time_limit import JobTimeLimitError, over_time, time_limit
 
@@ -132,7 +133,8 @@ def _analyze(settings: Settings, analysis_id: str, row: Analysis,
 
 def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict | None = None,
             error: dict | None = None, seconds: float | None = None) -> str:  # fmt: skip
-    """Record the job's end and tell the client. A job deleted while it ran keeps nothing: no
+    """Record the job's end and, in the same transaction, the webhook that tells the client
+    (sent by the web servers' outbox, not here). A job deleted while it ran keeps nothing: no
     result, no file (what it wrote after the deletion is erased), no webhook."""
     values = {"status": status, "result": result, "error": error, "analysis_s": seconds}
     if status == "succeeded":
@@ -142,25 +144,9 @@ def _finish(settings: Settings, analysis_id: str, status: str, *, result: dict |
         kept = s.execute(update(Analysis).where(this, Analysis.purged_at.is_(None)).values(**values)).rowcount
         if not kept:
             s.execute(update(Analysis).where(this).values(status=status, result=None, error=None))
+        elif s.get(Analysis, analysis_id).callback_url:
+            enqueue(s, analysis_id)
         s.commit()
-        row = s.get(Analysis, analysis_id)
-        callback = row.callback_url
-        secret = s.get(ApiKey, row.key_id).webhook_secret
     if not kept:
         erase(settings.data_dir, analysis_id)
-    elif callback:
-        _notify(settings, analysis_id, callback, secret, status, result, error)
     return status
-
-
-def _notify(settings: Settings, analysis_id: str, callback: str, secret: str, status: str,
-            result: dict | None, error: dict | None) -> None:  # fmt: skip
-    from service.analyses.links import review_links
-    from service.webhooks.delivery import deliver
-
-    links = review_links(settings, analysis_id, status)
-    data = {"id": analysis_id, "status": status, "result": result, "error": error, "links": links}
-    payload = {"type": f"analysis.{status}", "timestamp": utcnow().isoformat(), "data": data}
-    deliver(
-        callback, secret, payload, attempts=settings.webhook_attempts, backoff_s=settings.webhook_backoff_s
-    )

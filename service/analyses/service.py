@@ -21,6 +21,7 @@ from service.core.db import Analysis, ApiKey, session_for, utcnow
 from service.core.deps import authenticate
 from service.core.problems import ProblemError, vision_problem
 from service.core.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
+from service.webhooks.policy import destination_problem
 from vision.errors import VisionError
 from vision.pipeline import parse_roi
 from vision.video.probe import probe
@@ -32,14 +33,15 @@ def to_out(row: Analysis, settings: Settings) -> AnalysisOut:
                        links=review_links(settings, row.id, row.status))  # fmt: skip
 
 
-def check_form(roi: str | None, callback_url: str | None) -> None:
+def check_form(settings: Settings, roi: str | None, callback_url: str | None) -> None:
+    """The form's fields, before the upload is stored (the callback's host may be resolved)."""
     if roi:
         try:
             parse_roi(roi)
         except VisionError as exc:
             raise ProblemError(422, "invalid-roi", exc.message) from exc
-    if callback_url and not callback_url.startswith(("http://", "https://")):
-        raise ProblemError(422, "invalid-callback-url", "callback_url must be an http(s) URL")
+    if callback_url and (why := destination_problem(callback_url, settings)):
+        raise ProblemError(422, "invalid-callback-url", why)
 
 
 async def store_checked(video: UploadFile, analysis_id: str, settings: Settings) -> str:

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     retention_days: float = 30.0
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0
+    webhook_timeout_s: float = Field(5.0, description="One delivery attempt's connect and answer time")
+    webhook_poll_s: float = Field(1.0, description="How often the web server sends due webhooks")
+    webhook_allow_http: bool = Field(False, description="Allow http:// callback URLs (https only by default)")
+    webhook_allow_private_networks: bool = Field(
+        False, description="Allow callbacks to loopback, link-local and private addresses (own network)"
+    )
 
     deidentify: bool = Field(True, description="Obscure faces (eyes for the jaw) in the overlay video")
     link_secret: str | None = Field(

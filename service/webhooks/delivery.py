@@ -1,15 +1,13 @@
-"""Webhooks signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature)."""
+"""Webhooks signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature);
+sent by ``service.webhooks.outbox``."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import time
-import urllib.request
-import uuid
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +26,3 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int =
     expected = sign(secret, headers["webhook-id"], ts, body).split(",", 1)[1]
     given = headers["webhook-signature"].split()
     return any(hmac.compare_digest(expected, s.split(",", 1)[-1]) for s in given)
-
-
-def deliver(url: str, secret: str, payload: dict, *, attempts: int = 5, backoff_s: float = 1.0) -> bool:
-    """POST the event, retrying with exponential backoff; True when the receiver took it (2xx)."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    msg_id = "msg_" + uuid.uuid4().hex
-    for attempt in range(attempts):
-        ts = int(time.time())
-        req = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 - client's URL
-            "content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
-            "webhook-signature": sign(secret, msg_id, ts, body)})  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
-                if 200 <= resp.status < 300:
-                    return True
-        except Exception as exc:  # network faults, 4xx/5xx: retried
-            log.info("webhook attempt %d failed: %s", attempt + 1, type(exc).__name__)
-        time.sleep(backoff_s * 2**attempt)
-    log.warning("webhook given up after %d attempts", attempts)
-    return False

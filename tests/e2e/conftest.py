@@ -53,5 +53,3 @@ def wait_done(client, headers, analysis_id, timeout_s=120.0) -> dict:
             return body
         time.sleep(0.3)
     raise AssertionError(f"analysis still {body['status']} after {timeout_s} s")
-
-

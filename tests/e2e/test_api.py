@@ -121,8 +121,12 @@ def test_delete_erases_video_and_artifacts(env, client):
     assert client.get(f"/v1/analyses/{analysis_id}", headers=headers).status_code == 404
 
 
-def test_webhook_is_signed_and_verified(env, client):
-    headers, secret = api_key(env, "clinic")
+def test_webhook_is_signed_and_verified(env, monkeypatch):
+    # A receiver on this machine: a clinic's own network, allowed by its settings.
+    for name, value in (("ALLOW_HTTP", "1"), ("ALLOW_PRIVATE_NETWORKS", "1"), ("POLL_S", "0.2")):
+        monkeypatch.setenv(f"CLONUS_WEBHOOK_{name}", value)
+    settings = Settings()
+    headers, secret = api_key(settings, "clinic")
     got: list[tuple[dict, bytes]] = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -138,23 +142,25 @@ def test_webhook_is_signed_and_verified(env, client):
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/hook"
-        analysis_id = upload(client, headers, callback_url=url).json()["id"]
-        wait_done(client, headers, analysis_id)
-        deadline = time.monotonic() + 30
-        while len(got) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with TestClient(create_app(settings)) as client:
+            url = f"http://127.0.0.1:{server.server_port}/hook"
+            analysis_id = upload(client, headers, callback_url=url).json()["id"]
+            wait_done(client, headers, analysis_id)
+            deadline = time.monotonic() + 30
+            while len(got) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(got) == 2
+            report = json.loads(got[-1][1])["data"]["links"]["report"]
+            page = client.get(report)  # the clinician's link, openable without the key
     finally:
         server.shutdown()
-    assert len(got) == 2
     hdrs, body = got[-1]
     assert verify(secret, hdrs, body)
     assert not verify(secret, hdrs, body.replace(b"succeeded", b"failed"))
+    assert got[0][0]["webhook-id"] == hdrs["webhook-id"]  # one event, retried: the same id
     event = json.loads(body)
     assert event["type"] == "analysis.succeeded" and event["data"]["id"] == analysis_id
-    report = event["data"]["links"]["report"]  # the clinician's link, openable without the key
     assert report.startswith(f"/v1/analyses/{analysis_id}/report?exp=")
-    page = client.get(report)
     assert page.status_code == 200 and "Clonus analysis" in page.text
 
 

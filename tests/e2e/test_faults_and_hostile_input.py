@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.app import create_app
 from service.core.config import Settings
-from service.core.db import ENDED, Analysis, ApiKey, session_for
+from service.core.db import ENDED, Analysis, ApiKey, WebhookDelivery, session_for
 from service.keys.service import revoke_key
 from tests.e2e.conftest import api_key, upload, wait_done
 from tests.paths import ROOT, SAMPLES
@@ -303,3 +303,75 @@ def test_idempotency_is_enforced_by_the_database(env, client):
     again = upload(client, keyed)
     assert again.status_code == 202 and again.json()["id"] != ids[0]
     wait_done(client, headers, again.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http", "allow_private", "refused"),
+    [
+        ("https://93.184.216.34/hook", False, False, False),  # public, https: allowed (no DNS, no traffic)
+        ("http://93.184.216.34/hook", False, False, True),  # plain http
+        ("http://93.184.216.34/hook", True, False, False),
+        ("https://169.254.169.254/latest/meta-data", False, False, True),  # cloud metadata
+        ("https://127.0.0.1:8000/", False, False, True),  # loopback
+        ("https://localhost/", False, False, True),
+        ("https://[::1]/", False, False, True),
+        ("https://10.1.2.3/", False, False, True),  # private
+        ("https://192.168.1.10/", False, False, True),
+        ("https://172.16.0.5/", False, False, True),
+        ("https://100.64.0.1/", False, False, True),  # carrier-grade NAT
+        ("https://0.0.0.0/", False, False, True),
+        ("https://224.0.0.1/", False, False, True),  # multicast
+        ("https://[::ffff:127.0.0.1]/", False, False, True),  # loopback in an IPv6 mask
+        ("https://user:pw@93.184.216.34/", False, False, True),  # credentials
+        ("ftp://93.184.216.34/", False, False, True),
+        ("https:///nohost", False, False, True),
+        ("https://10.1.2.3/", False, True, False),  # a clinic's own network, allowed by setting
+    ],
+)
+def test_webhook_destinations_follow_the_policy(url, allow_http, allow_private, refused):
+    """Item 4: callback_url accepted loopback, link-local (cloud metadata) and private addresses."""
+    from service.webhooks.policy import destination_problem
+
+    settings = Settings(webhook_allow_http=allow_http, webhook_allow_private_networks=allow_private)
+    assert (destination_problem(url, settings) is not None) == refused
+
+
+def test_a_forbidden_callback_is_422_before_the_upload_is_stored(env, client):
+    headers, _ = api_key(env, "clinic")
+    for url in ("http://169.254.169.254/latest/meta-data", "https://127.0.0.1/", "https://10.0.0.1/hook"):
+        r = upload(client, headers, callback_url=url)
+        assert r.status_code == 422 and r.json()["type"].endswith("/invalid-callback-url"), r.text
+    assert not (env.data_dir / "analyses").exists() or not list((env.data_dir / "analyses").iterdir())
+
+
+def test_a_receiver_that_never_answers_holds_no_worker(env, monkeypatch):
+    """Item 4: webhooks were sent inside the analysis worker, past the job's time limit: a host
+    that accepted and never answered held a worker ~90 s, and the jobs behind it waited."""
+    for name, value in (("ALLOW_HTTP", "1"), ("ALLOW_PRIVATE_NETWORKS", "1"), ("POLL_S", "0.2"),
+                        ("TIMEOUT_S", "0.5"), ("ATTEMPTS", "2"), ("BACKOFF_S", "0.2")):  # fmt: skip
+        monkeypatch.setenv(f"CLONUS_WEBHOOK_{name}", value)
+    settings = Settings()
+    headers, _ = api_key(settings, "clinic")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections, never answers
+    try:
+        with TestClient(create_app(settings)) as c:
+            hook = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+            first = upload(c, headers, callback_url=hook).json()["id"]
+            second = upload(c, headers, name="jaw_clonus.mp4").json()["id"]
+            assert wait_done(c, headers, first)["status"] == "succeeded"
+            t0 = time.monotonic()
+            assert wait_done(c, headers, second)["status"] == "succeeded"
+            assert time.monotonic() - t0 < 30  # the worker went straight on to the next job
+            deadline = time.monotonic() + 20
+            while True:
+                with session_for(settings) as s:
+                    d = s.query(WebhookDelivery).one()
+                if d.gave_up_at is not None:
+                    break
+                assert time.monotonic() < deadline, "the delivery was never given up"
+                time.sleep(0.2)
+            assert d.attempts == 2 and d.last_status is None and d.delivered_at is None
+    finally:
+        silent.close()
