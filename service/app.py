@@ -19,7 +19,7 @@ from service.core.upload_gate import UploadGate
 from service.health.endpoints import router as health_router
 from service.webhooks.outbox import outbox_loop
 from service.worker.executors import make_executor
-from service.worker.recovery import recover
+from service.worker.recovery import recover, recovery_loop
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -38,6 +38,9 @@ async def _lifespan(app: FastAPI):
     stop = threading.Event()
     threading.Thread(target=retention_loop, args=(s, stop), daemon=True).start()
     threading.Thread(target=outbox_loop, args=(s, stop), name="webhooks", daemon=True).start()
+    threading.Thread(
+        target=recovery_loop, args=(s, app.state.executor, stop), name="recovery", daemon=True
+    ).start()
     yield
     stop.set()
     app.state.executor.shutdown()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from models.registry import configure as configure_models
 from service.core.config import Settings, get_settings
@@ -38,6 +39,38 @@ def _claim(settings: Settings, analysis_id: str) -> Analysis | None:
         return s.get(Analysis, analysis_id) if claimed else None
 
 
+def _leased(settings: Settings, analysis_id: str) -> bool:
+    """Whether the job is running under a live lease (another worker has it)."""
+    with session_for(settings) as s:
+        live = (Analysis.id == analysis_id) & (Analysis.status == "running") & ~silent_running(settings)
+        return s.scalar(select(Analysis.id).where(live)) is not None
+
+
+@contextmanager
+def _lease(settings: Settings, analysis_id: str) -> Iterator[None]:
+    """Renew the job's lease (its ``updated_at``) every ``lease_renew_s`` while it runs: a job
+    whose lease lapses for ``stale_after_s`` is taken for abandoned and queued again."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(settings.lease_renew_s):
+            try:
+                with session_for(settings) as s:
+                    s.execute(update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "running")
+                              .values(updated_at=utcnow()))  # fmt: skip
+                    s.commit()
+            except Exception as exc:  # the database away for a moment: the next renewal may do
+                log.warning("analysis %s: lease not renewed: %s", analysis_id, type(exc).__name__)
+
+    renewer = threading.Thread(target=renew, name="lease", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join(timeout=10)
+
+
 def job_time_limit(settings: Settings, analysis_id: str) -> AbstractContextManager[None]:
     """The job's time limit; a job stuck in native code past it is failed before its worker ends."""
     return time_limit(settings, analysis_id, on_stuck=lambda: _finish(settings, analysis_id, "failed",
@@ -50,7 +83,7 @@ def run_analysis(analysis_id: str) -> str:
     configure_models(settings.model_dir, download=settings.model_download)
     row = _claim(settings, analysis_id)
     if row is None:
-        return "skipped"
+        return "busy" if _leased(settings, analysis_id) else "skipped"
     if row.attempts > settings.max_attempts:
         detail = f"the analysis was interrupted {row.attempts - 1} times"
         return _finish(settings, analysis_id, "failed", error=problem(500, "analysis-interrupted", detail))
@@ -68,7 +101,7 @@ def run_analysis(analysis_id: str) -> str:
     try:
         _load_analysis()
         t0 = time.perf_counter()
-        with job_time_limit(settings, analysis_id):
+        with job_time_limit(settings, analysis_id), _lease(settings, analysis_id):
             status, outcome = _analyze(settings, analysis_id, row, progress)
     except JobTimeLimitError:
         status, outcome = "failed", {"error": over_time(settings)}

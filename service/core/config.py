@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     job_time_limit_s: float = 900.0
     max_attempts: int = Field(3, description="A job left running by a dead worker is retried this often")
-    stale_after_s: float = Field(120.0, description="A running job silent this long is presumed dead")
+    stale_after_s: float = Field(
+        30.0,
+        description="A running job whose lease was not renewed this long is presumed dead and queued again",
+    )
+    lease_renew_s: float = Field(5.0, description="How often a running job renews its lease")
     retention_days: float = 30.0
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0

@@ -6,6 +6,11 @@ backoff for transient faults (database or broker unreachable). The job is ``run_
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
+import redis
 from celery import Celery
 from celery.signals import worker_ready
 from sqlalchemy.exc import OperationalError
@@ -14,6 +19,7 @@ from service.analyses.job import run_analysis
 from service.core.config import Settings, get_settings
 from service.worker.time_limit import time_limit_grace_s
 
+log = logging.getLogger(__name__)
 _settings = get_settings()
 celery = Celery("clonus", broker=_settings.redis_url)
 celery.conf.update(
@@ -28,20 +34,42 @@ celery.conf.update(
 )
 
 
-@celery.task(name="clonus.analyze", autoretry_for=(OperationalError, ConnectionError), retry_backoff=True,
-             retry_backoff_max=60, max_retries=5)  # fmt: skip
-def analyze_task(analysis_id: str) -> str:
-    return run_analysis(analysis_id)
+@celery.task(name="clonus.analyze", bind=True, autoretry_for=(OperationalError, ConnectionError),
+             retry_backoff=True, retry_backoff_max=60, max_retries=5)  # fmt: skip
+def analyze_task(self, analysis_id: str) -> str:
+    status = run_analysis(analysis_id)
+    if status == "busy":
+        # Redelivered while the job runs under a live lease (the first delivery's process was
+        # killed a moment ago, or still works): looked at again once a lapsed lease would show.
+        raise self.retry(countdown=_settings.stale_after_s, max_retries=None)
+    return status
+
+
+WORKER_KEY = "clonus:workers:"  # + hostname: set while a worker lives (readiness)
+WORKER_KEY_TTL_S = 15
 
 
 @worker_ready.connect
-def _recover_on_start(**_kwargs) -> None:
-    """A restarted worker re-queues jobs that a dead worker left running."""
+def _on_start(sender=None, **_kwargs) -> None:
+    """A started worker re-queues jobs that a dead worker left running, and says it is alive."""
     from service.core.db import migrate
     from service.worker.recovery import recover
 
     migrate(_settings.resolved_database_url)
     recover(_settings, CeleryExecutor(_settings), all_running=False)
+    name = getattr(sender, "hostname", None) or "worker"
+    threading.Thread(target=_announce, args=(name,), name="announce", daemon=True).start()
+
+
+def _announce(name: str) -> None:
+    """Keep this worker's key alive in Redis; it lapses within ``WORKER_KEY_TTL_S`` of its death."""
+    client = redis.Redis.from_url(_settings.redis_url)
+    while True:
+        try:
+            client.set(WORKER_KEY + name, "1", ex=WORKER_KEY_TTL_S)
+        except redis.RedisError as exc:
+            log.warning("worker key not renewed: %s", type(exc).__name__)
+        time.sleep(WORKER_KEY_TTL_S / 3)
 
 
 class CeleryExecutor:
@@ -62,10 +90,11 @@ class CeleryExecutor:
             return -1
 
     def alive(self) -> bool:
+        """The broker reachable and at least one worker alive."""
         try:
             with self._celery.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1)
-            return True
+                client = conn.default_channel.client
+                return next(iter(client.scan_iter(WORKER_KEY + "*", count=100)), None) is not None
         except Exception:
             return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -47,3 +48,32 @@ def recover(settings: Settings, executor: Executor, all_running: bool) -> int:
     for analysis_id in ids:
         executor.submit(analysis_id)
     return len(ids)
+
+
+def recover_silent(settings: Settings, executor: Executor) -> int:
+    """Re-queue the running jobs whose lease lapsed (their worker died: killed, or its machine
+    gone); returns how many. Run periodically, not only at start-up."""
+    with session_for(settings) as s:
+        ids = s.scalars(
+            select(Analysis.id).where(silent_running(settings), Analysis.purged_at.is_(None))
+        ).all()
+    taken = []
+    for analysis_id in ids:
+        with session_for(settings) as s:
+            this = (Analysis.id == analysis_id) & silent_running(settings)
+            if s.execute(update(Analysis).where(this).values(status="queued")).rowcount:
+                taken.append(analysis_id)
+            s.commit()
+    for analysis_id in taken:
+        log.warning("analysis %s: its worker stopped renewing the lease; queued again", analysis_id)
+        executor.submit(analysis_id)
+    return len(taken)
+
+
+def recovery_loop(settings: Settings, executor: Executor, stop: threading.Event) -> None:
+    """``recover_silent`` every half ``stale_after_s`` until ``stop`` is set."""
+    while not stop.wait(max(1.0, settings.stale_after_s / 2)):
+        try:
+            recover_silent(settings, executor)
+        except Exception as exc:
+            log.error("recovery sweep failed: %s", type(exc).__name__)

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from service.app import create_app
 from service.core.config import Settings
-from service.core.db import engine_for, migrate, session_factory
+from service.core.db import Analysis, engine_for, migrate, session_factory
 from service.keys.service import create_key
 from tests.paths import SAMPLES
 
@@ -30,21 +30,24 @@ def env(tmp_path, monkeypatch):
     values = {"CLONUS_DATA_DIR": str(tmp_path / "shared"),
               "CLONUS_DATABASE_URL": PG,
               "CLONUS_EXECUTOR": "celery", "CLONUS_REDIS_URL": REDIS,
-              "CLONUS_STALE_AFTER_S": "3"}  # fmt: skip
+              "CLONUS_STALE_AFTER_S": "3", "CLONUS_LEASE_RENEW_S": "0.5"}  # fmt: skip
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     with engine_for(PG).begin() as conn:  # a clean schema, then the migrations
-        conn.execute(text("DROP TABLE IF EXISTS analyses, api_keys, alembic_version CASCADE"))
+        conn.execute(
+            text("DROP TABLE IF EXISTS webhook_deliveries, analyses, api_keys, alembic_version CASCADE")
+        )
     redis.Redis.from_url(REDIS).flushdb()
     settings = Settings()
     migrate(PG)
     return settings
 
 
-def _worker() -> subprocess.Popen:
+def _worker(pool: str = "solo") -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "celery", "-A", "service.worker.celery_app", "worker",
-                             "--pool=solo", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
-                             "--without-mingle"], env=os.environ.copy(), start_new_session=True)  # fmt: skip
+                             f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING", "--without-heartbeat",
+                             "--without-gossip", "--without-mingle"],
+                            env=os.environ.copy(), start_new_session=True)  # fmt: skip
 
 
 def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
@@ -71,6 +74,13 @@ def _upload(client, headers, name):
     return r.json()["id"]
 
 
+def _wait_ready(client, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "a started worker never made the service ready"
+        time.sleep(0.3)
+
+
 def test_celery_worker_runs_jobs_and_recovers_a_killed_one(env):
     with session_factory(PG)() as s:
         _, plain = create_key(s, "clinic")
@@ -78,17 +88,70 @@ def test_celery_worker_runs_jobs_and_recovers_a_killed_one(env):
     worker = _worker()
     try:
         with TestClient(create_app(env)) as client:
-            assert client.get("/readyz").json()["checks"]["workers"] == "ok"
+            _wait_ready(client)
             first = _upload(client, headers, "ankle_clonus.mp4")
             done = _wait_status(client, headers, first, ("succeeded", "failed"))
             assert done["status"] == "succeeded" and done["result"]["clonus_detected"] is True
 
             second = _upload(client, headers, "ankle_sustained.mp4")
             _wait_status(client, headers, second, ("running",))
-            _stop(worker, signal.SIGKILL)  # the worker dies mid-job
-            time.sleep(3.5)  # the job goes silent past CLONUS_STALE_AFTER_S
-            worker = _worker()  # a restarted worker re-queues it
-            done = _wait_status(client, headers, second, ("succeeded", "failed"))
+            _stop(worker, signal.SIGKILL)  # the worker dies mid-job; its message stays unacked
+            worker = _worker()  # started at once: the job's lease has not lapsed yet
+            # The web server's periodic recovery queues it again once the lease lapses (not the
+            # broker's visibility timeout, 30 minutes).
+            done = _wait_status(client, headers, second, ("succeeded", "failed"), timeout_s=90)
             assert done["status"] == "succeeded" and done["result"]["sustained"] is True
+        with session_factory(PG)() as s:
+            assert s.get(Analysis, second).attempts == 2  # run once more, to its end once
     finally:
         _stop(worker)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def test_a_killed_pool_child_is_run_again_not_skipped(env):
+    """Issue 27 item 3: kill -9 of the pool child: the redelivered task found the job running,
+    skipped and acknowledged it, and the job stayed running."""
+    with session_factory(PG)() as s:
+        _, plain = create_key(s, "clinic")
+    headers = {"Authorization": f"Bearer {plain}"}
+    worker = _worker(pool="prefork")
+    try:
+        with TestClient(create_app(env)) as client:
+            analysis_id = _upload(client, headers, "ankle_sustained.mp4")
+            _wait_status(client, headers, analysis_id, ("running",))
+            for child in _children(worker.pid):
+                os.kill(child, signal.SIGKILL)
+            done = _wait_status(client, headers, analysis_id, ("succeeded", "failed"), timeout_s=120)
+            assert done["status"] == "succeeded" and done["result"]["sustained"] is True
+        with session_factory(PG)() as s:
+            assert s.get(Analysis, analysis_id).attempts == 2
+    finally:
+        _stop(worker)
+
+
+def test_readiness_needs_a_live_worker(env):
+    """Issue 27 item 3: /readyz said ready with no Celery worker alive."""
+    with TestClient(create_app(env)) as client:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["workers"] == "unreachable"
+        worker = _worker()
+        try:
+            _wait_ready(client)
+        finally:
+            _stop(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 503:
+            assert time.monotonic() < deadline, "a killed worker still counted as alive"
+            time.sleep(0.5)
