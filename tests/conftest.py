@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -47,3 +49,19 @@ def grace_hopper_rgb() -> np.ndarray:
 
 def astronaut_rgb() -> np.ndarray:
     return photo("astronaut")
+
+
+def audio_only_file(path: Path) -> Path:
+    """An AAC recording with no video track."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=44100)
+        for i in range(50):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate = 44100
+            f.pts = i * 1024
+            f.time_base = Fraction(1, 44100)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path

@@ -31,6 +31,10 @@ class CorruptVideoError(VideoError):
     code = "corrupt-video"
 
 
+class UnsupportedCodecError(VideoError):
+    code = "unsupported-codec"
+
+
 class NoFramesError(VideoError):
     code = "no-frames"
 

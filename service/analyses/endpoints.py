@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from starlette.datastructures import Headers
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
+from starlette.types import Receive, Scope, Send
 
 from service.analyses import repository, service
 from service.analyses.schemas import Accepted, AnalysisOut, AnalysisPage
 from service.core.deps import Bearer, Conf, Db, Key
-from service.core.problems import ProblemError
+from service.core.problems import ProblemError, problem_response
 from vision.render.files import PLOTS
 from vision.schema import SiteChoice
 
@@ -87,7 +91,29 @@ def _file(creds, session, settings, analysis_id: str, name: str, exp, sig) -> Fi
     headers = dict(_FILE_HEADERS)
     if name == "report":
         headers["Content-Security-Policy"] = _REPORT_CSP.format(ancestors=settings.report_frame_ancestors)
-    return FileResponse(path, media_type=media_type, headers=headers)
+    return ReviewFileResponse(path, media_type=media_type, headers=headers)
+
+
+class ReviewFileResponse(FileResponse):
+    """A review file, with range requests; a range it cannot serve is a problem (400, 416),
+    not a bare text response."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = Headers(scope=scope).get("range")
+        if wanted and scope.get("method", "GET").upper() in ("GET", "HEAD"):
+            size = os.stat(self.path).st_size
+            try:
+                self._parse_range_header(wanted, size)
+            except MalformedRangeHeader:
+                bad = problem_response(
+                    400, "invalid-range", "the Range header is not a byte range this file has"
+                )
+                return await bad(scope, receive, send)
+            except RangeNotSatisfiable:
+                bad = problem_response(416, "range-not-satisfiable", f"the file has {size} bytes",
+                                       headers={"Content-Range": f"bytes */{size}"})  # fmt: skip
+                return await bad(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 @router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)

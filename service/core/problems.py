@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vision.errors import NotAVideoError, NoVideoStreamError, VisionError
+from vision.errors import NotAVideoError, NoVideoStreamError, UnsupportedCodecError, VisionError
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -22,8 +22,8 @@ class ProblemError(Exception):
 
 def vision_problem(exc: VisionError) -> ProblemError:
     """The analysis library's error as a problem: a file that is not a video (or has no video
-    track) is 415, any other video the analysis cannot take is 422."""
-    status = 415 if isinstance(exc, NotAVideoError | NoVideoStreamError) else 422
+    track, or one in a codec it cannot decode) is 415, any other video it cannot take is 422."""
+    status = 415 if isinstance(exc, NotAVideoError | NoVideoStreamError | UnsupportedCodecError) else 422
     return ProblemError(status, exc.code, exc.message)
 
 

@@ -22,6 +22,7 @@ from vision.errors import (
     NoFramesError,
     NotAVideoError,
     NoVideoStreamError,
+    UnsupportedCodecError,
     VideoGapError,
     VideoTooLongError,
     VideoTooShortError,
@@ -31,6 +32,7 @@ from vision.signal.resample import mean_rate_hz
 log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 1.0
+_IMAGE_FORMATS = ("image2",)  # FFmpeg's demuxer of still images (and the *_pipe ones)
 MAX_GAP_S = 2.0  # a hole between two frames longer than this is not a phone's dropped frames
 # Frame intervals that differ from the median by more than this fraction mark the video VFR.
 _VFR_TOLERANCE = 0.15
@@ -152,8 +154,10 @@ def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: boo
         if not container.streams.video:
             raise NoVideoStreamError("the file has no video track (is it an audio recording?)")
         stream = container.streams.video[0]
+        if container.format.name in _IMAGE_FORMATS or container.format.name.endswith("_pipe"):
+            raise NotAVideoError("the file is a still image, not a video; upload the recording of the exam")
         if stream.codec_context is None or stream.codec_context.name is None:
-            raise CorruptVideoError("the video track uses a codec this service cannot decode")
+            raise UnsupportedCodecError("the video track uses a codec this service cannot decode")
         width, height = stream.codec_context.width, stream.codec_context.height
         if width and height and width * height > limits.max_frame_pixels:
             raise FrameTooLargeError(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import audio_only_file
 from vision.errors import (
     CorruptVideoError,
     FrameTooLargeError,
@@ -89,21 +88,6 @@ def test_memory_does_not_depend_on_length(clip_factory):
     assert first.index == 0 and next(frames).index == 1
 
 
-def _audio_only(path):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("aac", rate=44100)
-        for i in range(50):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            f.sample_rate = 44100
-            f.pts = i * 1024
-            f.time_base = Fraction(1, 44100)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
 def test_not_a_video(tmp_path):
     path = tmp_path / "notes.mp4"
     path.write_text("patient notes, definitely not a video\n" * 50)
@@ -120,7 +104,7 @@ def test_empty_file(tmp_path):
 
 def test_audio_only_has_no_video_stream(tmp_path):
     with pytest.raises(NoVideoStreamError):
-        probe(_audio_only(tmp_path / "voice.m4a"))
+        probe(audio_only_file(tmp_path / "voice.m4a"))
 
 
 def test_truncated_file(clip_factory):
