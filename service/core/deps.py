@@ -44,8 +44,11 @@ def authenticate(session: Session, creds: HTTPAuthorizationCredentials | None, h
     return key
 
 
-def caller(creds: Bearer, session: Db) -> ApiKey:
-    return authenticate(session, creds)
+def caller(creds: Bearer, settings: Conf) -> ApiKey:
+    """The caller's key, looked up on a session of its own that is closed at once: a route that
+    streams an upload for minutes holds no database connection meanwhile."""
+    with session_for(settings) as session:
+        return authenticate(session, creds)
 
 
 Key = Annotated[ApiKey, Depends(caller)]

@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vision.errors import NotAVideoError, NoVideoStreamError, UnsupportedCodecError, VisionError
@@ -57,6 +59,12 @@ def install(app: FastAPI) -> None:
     async def _invalid(_req: Request, exc: RequestValidationError):
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         return problem_response(422, "invalid-request", "the request is not valid", errors=errors)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)  # no connection free in time
+    @app.exception_handler(OperationalError)  # the database locked or unreachable
+    async def _database_busy(_req: Request, exc: Exception):
+        log.warning("database busy or unreachable: %s", type(exc).__name__)
+        return problem_response(503, "busy", "the service is busy; retry in a moment", {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception):

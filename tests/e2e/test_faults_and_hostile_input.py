@@ -3,6 +3,7 @@ of the issue and shows it holds now."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -375,3 +377,100 @@ def test_a_receiver_that_never_answers_holds_no_worker(env, monkeypatch):
             assert d.attempts == 2 and d.last_status is None and d.delivered_at is None
     finally:
         silent.close()
+
+
+def test_every_job_finishes_exactly_once_when_a_worker_and_the_server_are_killed(env, monkeypatch):
+    """Issue 27: kill -9 of a worker mid-job, then of the server mid-job, then a restart: every
+    job succeeds, each told to its client by one event (one webhook-id; a resend after the
+    server's death carries the same id, as Standard Webhooks receivers deduplicate by it)."""
+    for name, value in (("ALLOW_HTTP", "1"), ("ALLOW_PRIVATE_NETWORKS", "1"), ("POLL_S", "0.2")):
+        monkeypatch.setenv(f"CLONUS_WEBHOOK_{name}", value)
+    headers, _ = api_key(env, "clinic")
+    events: list[tuple[str, str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            events.append((body["data"]["id"], self.headers["webhook-id"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    try:
+        with _server() as (server, port):
+            base = f"http://127.0.0.1:{port}"
+            ids = [_post(base, headers, hook) for _ in range(4)]
+            _wait_running(base, headers, ids[0])
+            for pid in _children(server.pid):  # a worker dies mid-job (the resource tracker too)
+                os.kill(pid, signal.SIGKILL)
+            _wait_running(base, headers, *ids)
+            server.send_signal(signal.SIGKILL)  # then the server, with a job running
+            server.wait(timeout=30)
+        with _server() as (_, port):  # restarted on the same database and files
+            base = f"http://127.0.0.1:{port}"
+            final = {i: _wait_ended(base, headers, i) for i in ids}
+            deadline = time.monotonic() + 60
+            while {i for i, _ in events} != set(ids):
+                assert time.monotonic() < deadline, f"events for {len(set(events))} of 4 jobs"
+                time.sleep(0.2)
+    finally:
+        receiver.shutdown()
+    assert set(final.values()) == {"succeeded"}
+    assert all(len({w for i, w in events if i == job}) == 1 for job in ids), events
+    with session_for(env) as s:
+        assert s.query(WebhookDelivery).count() == 4  # each job's end recorded once
+
+
+def _post(base: str, headers: dict, hook: str) -> str:
+    with (SAMPLES / "ankle_sustained.mp4").open("rb") as f:
+        r = httpx.post(f"{base}/v1/analyses", headers=headers, files={"video": ("v.mp4", f, "video/mp4")},
+                       data={"site": "ankle", "callback_url": hook}, timeout=30)  # fmt: skip
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def _status(base: str, headers: dict, analysis_id: str) -> str:
+    return httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers, timeout=10).json()["status"]
+
+
+def _wait_running(base: str, headers: dict, *ids: str) -> None:
+    """Until one of ``ids`` is running."""
+    deadline = time.monotonic() + 120
+    while not any(_status(base, headers, i) == "running" for i in ids):
+        assert time.monotonic() < deadline, "no job started"
+        time.sleep(0.05)
+
+
+def _wait_ended(base: str, headers: dict, analysis_id: str) -> str:
+    deadline = time.monotonic() + 240
+    while (status := _status(base, headers, analysis_id)) not in ENDED:
+        assert time.monotonic() < deadline, f"still {status}"
+        time.sleep(0.3)
+    return status
+
+
+def test_a_busy_database_is_503_with_retry_after(env, client, monkeypatch):
+    """``make load`` found it: with 50 concurrent uploads the connection pool ran dry and each
+    request that waited past its timeout was a 500. The uploads no longer hold a connection;
+    a database that is busy or away is a 503 the client retries."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from service.analyses import repository
+
+    headers, _ = api_key(env, "clinic")
+    for exc in (PoolTimeout("QueuePool limit reached"), OperationalError("SELECT", {}, Exception("locked"))):
+
+        def busy(*_args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(repository, "page", busy)
+        r = client.get("/v1/analyses", headers=headers)
+        assert (
+            r.status_code == 503 and r.headers["content-type"] == PROBLEM and r.headers["retry-after"] == "5"
+        )
