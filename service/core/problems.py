@@ -41,8 +41,9 @@ def problem_response(status: int, code: str, detail: str, headers: dict[str, str
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-_CODES = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 413: "too-large",
-          415: "unsupported-media-type", 422: "invalid-request"}  # fmt: skip
+_CODES = {400: "invalid-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+          405: "method-not-allowed", 409: "conflict", 413: "too-large", 415: "unsupported-media-type",
+          416: "range-not-satisfiable", 422: "invalid-request", 503: "unavailable"}  # fmt: skip
 
 
 def install(app: FastAPI) -> None:

@@ -108,6 +108,12 @@ FORMS = {
     "video as a text field": Case(422, lambda m: {"data": {"site": "ankle", "video": "x"}}),
     "two video parts": Case(422, lambda m: {"files": [("video", ("a.mp4", GOOD, "video/mp4"))] * 2}),
     "json instead of a form": Case(422, lambda m: {"json": {"site": "ankle"}}),
+    "multipart garbage": Case(
+        400, lambda m: {"content": b"\0" * 1000}, who={"Content-Type": "multipart/form-data; boundary=x"}
+    ),
+    "multipart without a boundary": Case(
+        400, lambda m: {"content": b"--x\r\n"}, who={"Content-Type": "multipart/form-data"}
+    ),
     "idempotency key over 200 chars": Case(422, lambda m: _form(), who={"Idempotency-Key": "k" * 201}),
 }
 HEADERS = {
@@ -204,6 +210,6 @@ def test_bad_input_gets_its_specific_4xx_and_nothing_is_kept(world, media, kind)
     r = client.request(case.method, case.path.format(**world["ids"]), headers=headers, **kwargs)
     assert r.status_code == case.status, (kind, r.status_code, r.text[:300])
     assert r.headers["content-type"] == PROBLEM, (kind, r.headers["content-type"])
-    assert r.json()["status"] == case.status
+    assert r.json()["status"] == case.status and not r.json()["type"].endswith("/error")  # a specific code
     stored = list((world["data"] / "analyses").glob("*")) if (world["data"] / "analyses").exists() else []
     assert stored == [], f"{kind}: an upload was kept"
