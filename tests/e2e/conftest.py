@@ -53,3 +53,11 @@ def wait_done(client, headers, analysis_id, timeout_s=120.0) -> dict:
             return body
         time.sleep(0.3)
     raise AssertionError(f"analysis still {body['status']} after {timeout_s} s")
+
+
+def wait_running(client, headers, analysis_id, timeout_s=60.0) -> None:
+    """Until the job has started (a worker claimed it)."""
+    deadline = time.monotonic() + timeout_s
+    while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)

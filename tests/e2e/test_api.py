@@ -21,7 +21,7 @@ from service.core.config import Settings
 from service.core.db import Analysis, session_factory
 from service.keys.service import create_key
 from service.webhooks.delivery import verify
-from tests.e2e.conftest import api_key, upload, wait_done
+from tests.e2e.conftest import api_key, upload, wait_done, wait_running
 from tests.paths import SAMPLES
 
 
@@ -188,10 +188,7 @@ def test_jobs_left_running_are_requeued_or_failed_at_start(env):
 def test_a_worker_killed_mid_job_loses_nothing(env, client):
     headers, _ = api_key(env, "clinic")
     analysis_id = upload(client, headers, name="ankle_sustained.mp4").json()["id"]
-    deadline = time.monotonic() + 60
-    while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_running(client, headers, analysis_id)
     for child in multiprocessing.active_children():
         os.kill(child.pid, signal.SIGKILL)
     assert client.get("/healthz").status_code == 200  # the web process is unharmed

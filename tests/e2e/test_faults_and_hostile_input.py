@@ -24,7 +24,7 @@ from service.app import create_app
 from service.core.config import Settings
 from service.core.db import ENDED, Analysis, ApiKey, WebhookDelivery, session_for
 from service.keys.service import revoke_key
-from tests.e2e.conftest import api_key, upload, wait_done
+from tests.e2e.conftest import api_key, upload, wait_done, wait_running
 from tests.paths import ROOT, SAMPLES
 
 PROBLEM = "application/problem+json"
@@ -131,10 +131,7 @@ def test_a_deletion_wins_over_the_running_job(env, client):
     erased row and its files back on disk."""
     headers, _ = api_key(env, "clinic")
     analysis_id = upload(client, headers, name="ankle_sustained.mp4").json()["id"]
-    deadline = time.monotonic() + 60
-    while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_running(client, headers, analysis_id)
     assert client.delete(f"/v1/analyses/{analysis_id}", headers=headers).status_code == 204
     deadline = time.monotonic() + 120
     while True:
