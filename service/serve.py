@@ -5,12 +5,14 @@ from __future__ import annotations
 import uvicorn
 
 from service.core.config import get_settings
+from service.core.http_protocol import ProblemH11Protocol
 
 
 def main() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.run("service.app:app", host=settings.host, port=settings.port, access_log=False)
+    uvicorn.run("service.app:app", host=settings.host, port=settings.port, access_log=False,
+                http=ProblemH11Protocol)  # fmt: skip
 
 
 if __name__ == "__main__":

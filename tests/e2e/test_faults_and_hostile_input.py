@@ -224,7 +224,8 @@ def test_workers_end_with_their_server(env, how):
 
 def _raw_post(port: int, headers: dict[str, str], body_bytes: int = 0, chunked: bool = False) -> int:
     """POST /v1/analyses over a plain socket: the headers, then up to ``body_bytes`` of body
-    (stopping early where the server answers); returns the status the server sent."""
+    (stopping early where the server answers); returns the status the server sent (its
+    content type is problem+json whatever it is)."""
     lines = [
         "POST /v1/analyses HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
@@ -248,11 +249,12 @@ def _raw_post(port: int, headers: dict[str, str], body_bytes: int = 0, chunked: 
         except OSError:
             pass  # the server answered and closed: what it said is read below
         data = b""
-        while b"\r\n" not in data:
+        while b"\r\n\r\n" not in data:
             more = sock.recv(4096)
             if not more:
                 break
             data += more
+    assert b"content-type: application/problem+json" in data.lower(), data[:300]
     return int(data.split(b" ", 2)[1]) if data else 0
 
 
