@@ -46,6 +46,14 @@ def _leased(settings: Settings, analysis_id: str) -> bool:
         return s.scalar(select(Analysis.id).where(live)) is not None
 
 
+def _touch(settings: Settings, analysis_id: str, **values: object) -> None:
+    """Renew the running job's lease (its ``updated_at``), with any other fields it reports."""
+    with session_for(settings) as s:
+        s.execute(update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "running")
+                  .values(updated_at=utcnow(), **values))  # fmt: skip
+        s.commit()
+
+
 @contextmanager
 def _lease(settings: Settings, analysis_id: str) -> Iterator[None]:
     """Renew the job's lease (its ``updated_at``) every ``lease_renew_s`` while it runs: a job
@@ -55,10 +63,7 @@ def _lease(settings: Settings, analysis_id: str) -> Iterator[None]:
     def renew() -> None:
         while not stop.wait(settings.lease_renew_s):
             try:
-                with session_for(settings) as s:
-                    s.execute(update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "running")
-                              .values(updated_at=utcnow()))  # fmt: skip
-                    s.commit()
+                _touch(settings, analysis_id)
             except Exception as exc:  # the database away for a moment: the next renewal may do
                 log.warning("analysis %s: lease not renewed: %s", analysis_id, type(exc).__name__)
 
@@ -93,10 +98,7 @@ def run_analysis(analysis_id: str) -> str:
         pct = int(5 + 90 * fraction)
         if pct > last[1] and (time.monotonic() - last[0] > 2.0 or pct - last[1] >= 10):
             last[:] = [time.monotonic(), pct]
-            with session_for(settings) as s:
-                s.execute(update(Analysis).where(Analysis.id == analysis_id)
-                          .values(progress=pct, updated_at=utcnow()))  # fmt: skip
-                s.commit()
+            _touch(settings, analysis_id, progress=pct)
 
     try:
         _load_analysis()

@@ -128,12 +128,13 @@ def review_file(
 ) -> tuple[Path, str]:
     """The review file ``name`` (a key of ``ARTIFACTS``) and its media type, opened by a signed
     link or by the owner's API key."""
+    expired = ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
     if verify(settings, analysis_id, exp, sig):
         row = repository.live(session, analysis_id)
         if session.get(ApiKey, row.key_id).revoked_at is not None:  # links die with their key
-            raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
+            raise expired
     elif exp or sig:
-        raise ProblemError(403, "link-expired", "this link is invalid or has expired; ask for a new one")
+        raise expired
     else:
         row = repository.owned(session, authenticate(session, creds, " or use a signed link"), analysis_id)
     file, _, media_type = ARTIFACTS[name]

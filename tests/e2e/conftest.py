@@ -3,6 +3,7 @@ in-process pool; settings shared with the spawned workers through the environmen
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.core.config import Settings
-from service.core.db import migrate, session_factory
+from service.core.db import ENDED, migrate, session_factory
 from service.keys.service import create_key
 from tests.paths import SAMPLES
 
@@ -45,19 +46,44 @@ def upload(client, headers, name="ankle_clonus.mp4", **form):
                            data={"site": "ankle", **form})  # fmt: skip
 
 
-def wait_done(client, headers, analysis_id, timeout_s=120.0) -> dict:
+def wait_status(client, headers, analysis_id, wanted, timeout_s=120.0) -> dict:
+    """Poll the analysis until its status is one of ``wanted``; its last body. ``client`` is a
+    TestClient, or an ``httpx.Client`` on a server started by the test."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         body = client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()
-        if body["status"] in ("succeeded", "failed"):
+        if body["status"] in wanted:
             return body
-        time.sleep(0.3)
-    raise AssertionError(f"analysis still {body['status']} after {timeout_s} s")
+        assert time.monotonic() < deadline, f"analysis still {body['status']} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+def wait_done(client, headers, analysis_id, timeout_s=120.0) -> dict:
+    return wait_status(client, headers, analysis_id, ENDED, timeout_s)
 
 
 def wait_running(client, headers, analysis_id, timeout_s=60.0) -> None:
     """Until the job has started (a worker claimed it)."""
-    deadline = time.monotonic() + timeout_s
-    while client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.05)
+    wait_status(client, headers, analysis_id, ("running",), timeout_s)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first); None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return [
+        int(e) for e in os.listdir("/proc") if e.isdigit() and (_stat_fields(int(e)) or [0, 0])[1] == str(pid)
+    ]
+
+
+def alive(pid: int) -> bool:
+    """Running, not gone and not a zombie."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"

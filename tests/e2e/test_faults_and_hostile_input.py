@@ -24,7 +24,7 @@ from service.app import create_app
 from service.core.config import Settings
 from service.core.db import ENDED, Analysis, ApiKey, WebhookDelivery, session_for
 from service.keys.service import revoke_key
-from tests.e2e.conftest import api_key, upload, wait_done, wait_running
+from tests.e2e.conftest import alive, api_key, child_pids, upload, wait_done, wait_running
 from tests.paths import ROOT, SAMPLES
 
 PROBLEM = "application/problem+json"
@@ -152,27 +152,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @contextmanager
 def _server(**env_vars: str) -> Iterator[tuple[subprocess.Popen, int]]:
     """``python -m service.serve`` on a free port (settings from the environment), up."""
@@ -197,27 +176,23 @@ def _server(**env_vars: str) -> Iterator[tuple[subprocess.Popen, int]]:
             server.wait()
 
 
+def _client(port: int) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_end_with_their_server(env, how):
     """Item 6: on kill -9 (and on SIGTERM) of the server its workers went on (600 MB each),
     running jobs that the restarted server queued again."""
     headers, _ = api_key(env, "clinic")
-    with _server() as (server, port):
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        with (SAMPLES / "ankle_sustained.mp4").open("rb") as f:
-            r = httpx.post(f"{base}/v1/analyses", headers=headers, files={"video": ("v.mp4", f, "video/mp4")},
-                           timeout=30)  # fmt: skip
-        analysis_id = r.json()["id"]
-        while httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers).json()["status"] != "running":
-            assert time.monotonic() < deadline + 60
-            time.sleep(0.05)
-        workers = [p for p in _children(server.pid) if _alive(p)]
+    with _server() as (server, port), _client(port) as c:
+        wait_running(c, headers, upload(c, headers, name="ankle_sustained.mp4").json()["id"], timeout_s=120)
+        workers = [p for p in child_pids(server.pid) if alive(p)]
         assert workers, "no worker process found"
         server.send_signal(how)
         server.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in workers):
+        while any(alive(p) for p in workers):
             assert time.monotonic() < deadline, "a worker outlived its server"
             time.sleep(0.1)
 
@@ -401,18 +376,19 @@ def test_every_job_finishes_exactly_once_when_a_worker_and_the_server_are_killed
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{receiver.server_port}/hook"
     try:
-        with _server() as (server, port):
-            base = f"http://127.0.0.1:{port}"
-            ids = [_post(base, headers, hook) for _ in range(4)]
-            _wait_running(base, headers, ids[0])
-            for pid in _children(server.pid):  # a worker dies mid-job (the resource tracker too)
+        with _server() as (server, port), _client(port) as c:
+            posted = [upload(c, headers, name="ankle_sustained.mp4", callback_url=hook) for _ in range(4)]
+            assert [r.status_code for r in posted] == [202] * 4
+            ids = [r.json()["id"] for r in posted]
+            wait_running(c, headers, ids[0], timeout_s=120)
+            for pid in child_pids(server.pid):  # a worker dies mid-job (the resource tracker too)
                 os.kill(pid, signal.SIGKILL)
-            _wait_running(base, headers, *ids)
+            _wait_any_running(c, headers, ids)
             server.send_signal(signal.SIGKILL)  # then the server, with a job running
             server.wait(timeout=30)
-        with _server() as (_, port):  # restarted on the same database and files
-            base = f"http://127.0.0.1:{port}"
-            final = {i: _wait_ended(base, headers, i) for i in ids}
+        # Restarted on the same database and files.
+        with _server() as (_, port), _client(port) as c:
+            final = {i: wait_done(c, headers, i, timeout_s=240)["status"] for i in ids}
             deadline = time.monotonic() + 60
             while {i for i, _ in events} != set(ids):
                 assert time.monotonic() < deadline, f"events for {len(set(events))} of 4 jobs"
@@ -425,32 +401,14 @@ def test_every_job_finishes_exactly_once_when_a_worker_and_the_server_are_killed
         assert s.query(WebhookDelivery).count() == 4  # each job's end recorded once
 
 
-def _post(base: str, headers: dict, hook: str) -> str:
-    with (SAMPLES / "ankle_sustained.mp4").open("rb") as f:
-        r = httpx.post(f"{base}/v1/analyses", headers=headers, files={"video": ("v.mp4", f, "video/mp4")},
-                       data={"site": "ankle", "callback_url": hook}, timeout=30)  # fmt: skip
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def _status(base: str, headers: dict, analysis_id: str) -> str:
-    return httpx.get(f"{base}/v1/analyses/{analysis_id}", headers=headers, timeout=10).json()["status"]
-
-
-def _wait_running(base: str, headers: dict, *ids: str) -> None:
+def _wait_any_running(client, headers, ids: list[str]) -> None:
     """Until one of ``ids`` is running."""
     deadline = time.monotonic() + 120
-    while not any(_status(base, headers, i) == "running" for i in ids):
+    while not any(
+        client.get(f"/v1/analyses/{i}", headers=headers).json()["status"] == "running" for i in ids
+    ):
         assert time.monotonic() < deadline, "no job started"
         time.sleep(0.05)
-
-
-def _wait_ended(base: str, headers: dict, analysis_id: str) -> str:
-    deadline = time.monotonic() + 240
-    while (status := _status(base, headers, analysis_id)) not in ENDED:
-        assert time.monotonic() < deadline, f"still {status}"
-        time.sleep(0.3)
-    return status
 
 
 def test_a_busy_database_is_503_with_retry_after(env, client, monkeypatch):

@@ -19,7 +19,7 @@ from service.app import create_app
 from service.core.config import Settings
 from service.core.db import Analysis, engine_for, migrate, session_factory
 from service.keys.service import create_key
-from tests.paths import SAMPLES
+from tests.e2e.conftest import child_pids, upload, wait_status
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/11"
@@ -56,20 +56,8 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
         proc.wait(timeout=30)
 
 
-def _wait_status(client, headers, analysis_id, wanted, timeout_s=120.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/analyses/{analysis_id}", headers=headers).json()
-        if body["status"] in wanted:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"still {body['status']}")
-
-
 def _upload(client, headers, name):
-    with (SAMPLES / name).open("rb") as f:
-        r = client.post("/v1/analyses", headers=headers, files={"video": (name, f, "video/mp4")},
-                        data={"site": "ankle"})  # fmt: skip
+    r = upload(client, headers, name=name)
     assert r.status_code == 202, r.text
     return r.json()["id"]
 
@@ -90,34 +78,21 @@ def test_celery_worker_runs_jobs_and_recovers_a_killed_one(env):
         with TestClient(create_app(env)) as client:
             _wait_ready(client)
             first = _upload(client, headers, "ankle_clonus.mp4")
-            done = _wait_status(client, headers, first, ("succeeded", "failed"))
+            done = wait_status(client, headers, first, ("succeeded", "failed"))
             assert done["status"] == "succeeded" and done["result"]["clonus_detected"] is True
 
             second = _upload(client, headers, "ankle_sustained.mp4")
-            _wait_status(client, headers, second, ("running",))
+            wait_status(client, headers, second, ("running",))
             _stop(worker, signal.SIGKILL)  # the worker dies mid-job; its message stays unacked
             worker = _worker()  # started at once: the job's lease has not lapsed yet
             # The web server's periodic recovery queues it again once the lease lapses (not the
             # broker's visibility timeout, 30 minutes).
-            done = _wait_status(client, headers, second, ("succeeded", "failed"), timeout_s=90)
+            done = wait_status(client, headers, second, ("succeeded", "failed"), timeout_s=90)
             assert done["status"] == "succeeded" and done["result"]["sustained"] is True
         with session_factory(PG)() as s:
             assert s.get(Analysis, second).attempts == 2  # run once more, to its end once
     finally:
         _stop(worker)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except OSError:
-                continue
-    return out
 
 
 def test_a_killed_pool_child_is_run_again_not_skipped(env):
@@ -130,10 +105,10 @@ def test_a_killed_pool_child_is_run_again_not_skipped(env):
     try:
         with TestClient(create_app(env)) as client:
             analysis_id = _upload(client, headers, "ankle_sustained.mp4")
-            _wait_status(client, headers, analysis_id, ("running",))
-            for child in _children(worker.pid):
+            wait_status(client, headers, analysis_id, ("running",))
+            for child in child_pids(worker.pid):
                 os.kill(child, signal.SIGKILL)
-            done = _wait_status(client, headers, analysis_id, ("succeeded", "failed"), timeout_s=120)
+            done = wait_status(client, headers, analysis_id, ("succeeded", "failed"), timeout_s=120)
             assert done["status"] == "succeeded" and done["result"]["sustained"] is True
         with session_factory(PG)() as s:
             assert s.get(Analysis, analysis_id).attempts == 2
