@@ -30,8 +30,9 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: setup  ## accuracy on a seeded set of 48 generated clips, found and in a drawn region (about 7 minutes on 2 cores)
+eval: setup  ## accuracy: 48 generated clips (found and in a drawn region), then 25 recordings that look like a real exam
 	$(PY) -m tools.evaluate --out data/eval
+	$(PY) -m tools.evaluate_exams --out data/eval-exams
 
 bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose baseline
 	$(PY) -m tools.bench --out data/bench

@@ -31,6 +31,8 @@ class Scene:
     reach_px: float  # distance from the pivot to the part's far end (rotate)
     default_amplitude: float  # degrees (rotate) or fraction of the part's height (translate)
     reference_length_px: float | None = None  # the body length of the amplitude's fraction, if known
+    body_mask: np.ndarray | None = None  # float32 0–1, the whole limb (rendered limbs only)
+    background: np.ndarray | None = None  # the scene without the limb (rendered limbs only)
 
     def matrix(self, value: float) -> np.ndarray:
         """2×3 canvas transform of the part for one displacement ``value``."""
@@ -93,7 +95,7 @@ def _limb(site: str, seed: int) -> Scene:
     h, w = 1200, 1600
     rng = np.random.default_rng(seed)
     tone = TONES[seed % len(TONES)]
-    img = _background(h, w, seed)
+    img = room = _background(h, w, seed)
     skin = _skin(h, w, seed, tone)
     shade = np.linspace(0.85, 1.05, w, dtype=np.float32)[None, :, None]
     if site == "ankle":  # seated, lower leg vertical, foot to the right; pivot at the ankle
@@ -140,7 +142,9 @@ def _limb(site: str, seed: int) -> Scene:
     corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
     reach = float(np.max(np.linalg.norm(corners - pivot, axis=1)))
     direction = (1.0, 0.0) if site == "knee" else (0.0, 1.0)
-    return Scene(img, soft, (float(pivot[0]), float(pivot[1])), motion, direction, box, reach, default)
+    limb = cv2.GaussianBlur(np.maximum(body, part), (0, 0), 1.5)
+    return Scene(img, soft, (float(pivot[0]), float(pivot[1])), motion, direction, box, reach, default,
+                 body_mask=limb, background=cv2.GaussianBlur(room, (0, 0), 0.8))  # fmt: skip
 
 
 def photo(name: str) -> np.ndarray:
