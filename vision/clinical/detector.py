@@ -274,16 +274,18 @@ def _stands_out(
     t0: float,
     settings: DetectorSettings,
 ) -> bool:
-    """The rhythm must stand out of the noise measured away from every episode.
+    """The rhythm must stand out of the measurement's own noise, away from every episode.
 
     With at least a second of quiet recording the episode's narrow-band RMS must exceed the
-    quiet part's by ``min_snr_db``; when the rhythm fills the recording, its windows must hold
-    most of the motion energy instead.
+    noise by ``min_snr_db``; when the rhythm fills the recording, its windows must hold most
+    of the motion energy instead. The noise is the typical level of the half-second blocks
+    away from the episodes: the examiner's hand arriving, the stretch and its release are
+    brief events of every exam, not the measurement's noise.
     """
     nb = narrowband(y_band, fs, c.f0)
     span = run_span(c, fs, len(y_band))
     if outside.sum() >= fs * 1.0:
-        noise_rms = float(np.sqrt(np.mean(nb[outside] ** 2)))
+        noise_rms = _typical_rms(nb, outside, int(round(0.5 * fs)))
         rhythm_rms = float(np.sqrt(np.mean(nb[span] ** 2)))
         if noise_rms <= 0:
             return rhythm_rms > 0
@@ -291,6 +293,17 @@ def _stands_out(
     times = sg.time_s
     inside = (times >= span.start / fs) & (times <= span.stop / fs)
     return bool(inside.any() and np.median(sg.band_fraction[inside]) >= 0.75)
+
+
+def _typical_rms(y: np.ndarray, where: np.ndarray, block: int) -> float:
+    """The median RMS of ``y`` over blocks of ``block`` samples that lie wholly in ``where``
+    (the RMS over ``where`` when fewer than three such blocks)."""
+    n = len(y) // block
+    full = where[: n * block].reshape(n, block).all(axis=1)
+    if full.sum() < 3:
+        return float(np.sqrt(np.mean(y[where] ** 2)))
+    blocks = y[: n * block].reshape(n, block)[full]
+    return float(np.median(np.sqrt(np.mean(blocks**2, axis=1))))
 
 
 def _confidence(sg: Spectrogram, episodes: list[Episode], t0: float, detected: bool) -> float:
