@@ -47,7 +47,11 @@ def run_exam(name: str, spec: ExamSpec, folder: Path) -> ExamRow:
     path = folder / f"{name}{spec.suffix}"
     meta = Path(str(path) + ".truth.json")
     written = json.loads(meta.read_text()) if path.exists() and meta.exists() else {}
-    truth = written["truth"] if written.get("spec") == json.loads(json.dumps(asdict(spec))) else write_exam(spec, path)
+    truth = (
+        written["truth"]
+        if written.get("spec") == json.loads(json.dumps(asdict(spec)))
+        else write_exam(spec, path)
+    )
     t0 = time.perf_counter()
     base = (name, truth["clonus"])
     n_true = len(truth["episodes"])
@@ -59,10 +63,9 @@ def run_exam(name: str, spec: ExamSpec, folder: Path) -> ExamRow:
     onset = None
     if truth["clonus"] and r.episodes:
         onset = min(abs(e.start_s - truth["start_s"]) for e in r.episodes)
-    reasons = "; ".join(r.quality.issues)
-    return ExamRow(*base, r.clonus_detected, truth["frequency_hz"], r.frequency_hz, truth["beat_count"],
-                   r.beat_count, n_true, len(r.episodes), onset, r.tracking.method, r.quality.verdict, reasons,
-                   time.perf_counter() - t0, spec.duration_s)  # fmt: skip
+    found = (r.clonus_detected, truth["frequency_hz"], r.frequency_hz, truth["beat_count"], r.beat_count)
+    return ExamRow(*base, *found, n_true, len(r.episodes), onset, r.tracking.method, r.quality.verdict,
+                   "; ".join(r.quality.issues), time.perf_counter() - t0, spec.duration_s)  # fmt: skip
 
 
 def summarize_exams(rows: Iterable[ExamRow]) -> dict:
@@ -91,7 +94,19 @@ def summarize_exams(rows: Iterable[ExamRow]) -> dict:
 
 
 def print_exam_rows(rows: list[ExamRow]) -> None:
-    head = ("recording", "truth", "found", "f_true", "f_hz", "b_true", "beats", "ep_true", "ep", "method", "quality")
+    head = (
+        "recording",
+        "truth",
+        "found",
+        "f_true",
+        "f_hz",
+        "b_true",
+        "beats",
+        "ep_true",
+        "ep",
+        "method",
+        "quality",
+    )
     print("  ".join(f"{h:>8}" if i else f"{h:<22}" for i, h in enumerate(head)))
     for r in rows:
         ok = (r.detected is True) == r.truth_clonus
@@ -131,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for k, v in summary.items():
         print(f"{k:>26}: {_cell(v)}")
-    (args.out / "report.json").write_text(json.dumps({"summary": summary, "rows": [asdict(r) for r in rows]}, indent=2))
+    (args.out / "report.json").write_text(
+        json.dumps({"summary": summary, "rows": [asdict(r) for r in rows]}, indent=2)
+    )
     return 0
 
 

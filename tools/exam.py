@@ -178,9 +178,15 @@ class _Layers:
         hand_image = hand_mask = None
         if spec.hand and spec.site in _HAND:
             h, w = sc.image.shape[:2]
-            hand_mask = cv2.GaussianBlur(_fill((h, w), [np.array(p, float) for p in _HAND[spec.site]]), (0, 0), 2)
+            hand_mask = cv2.GaussianBlur(
+                _fill((h, w), [np.array(p, float) for p in _HAND[spec.site]]), (0, 0), 2
+            )
             hand_image = _skin(h, w, spec.seed + 7, TONES[(spec.person + 2) % len(TONES)]) * 0.95
-        other = np.float32([[1, 0, -520], [0, 1, 30]]) if spec.site != "knee" else np.float32([[1, 0, 0], [0, 1, -330]])
+        other = (
+            np.float32([[1, 0, -520], [0, 1, 30]])
+            if spec.site != "knee"
+            else np.float32([[1, 0, 0], [0, 1, -330]])
+        )
         return _Layers(sc, hand_image, hand_mask, other)
 
 
@@ -188,7 +194,9 @@ def _warp(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray
     return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def _draw(spec: ExamSpec, lay: _Layers, view: np.ndarray, limb: np.ndarray, value: float, on: float) -> np.ndarray:
+def _draw(
+    spec: ExamSpec, lay: _Layers, view: np.ndarray, limb: np.ndarray, value: float, on: float
+) -> np.ndarray:
     """One frame (float RGB): the room, the other limb, the limb, the part and the hand."""
     sc, size = lay.sc, (spec.width, spec.height)
     if sc.background is None:  # a photo (the jaw): the part over the still photo
@@ -234,7 +242,9 @@ def render(spec: ExamSpec, path: Path) -> dict:
                 frame = _draw(spec, lay, view, limb, float(values[i]), float(on[i]))
             if spec.blur_px:
                 frame = cv2.GaussianBlur(frame, (0, 0), spec.blur_px)
-            frame = frame * spec.brightness + spec.noise_sd * rng.standard_normal(frame.shape, dtype=np.float32)
+            frame = frame * spec.brightness + spec.noise_sd * rng.standard_normal(
+                frame.shape, dtype=np.float32
+            )
             image = np.clip(frame, 0, 255).astype(np.uint8)
             if spec.rotation_ccw:
                 image = np.ascontiguousarray(np.rot90(image, k=-(spec.rotation_ccw // 90)))
@@ -261,8 +271,9 @@ def truth(spec: ExamSpec, scale: float) -> dict:
         "start_s": main["start_s"] if main else None,
         "end_s": main["end_s"] if main else None,
         "episodes": episodes,
-        "stretches": [{"time_s": s.at_s, "size": s.size, "unit": unit, "release_s": s.release_s}
-                      for s in spec.stretches],  # fmt: skip
+        "stretches": [
+            {"time_s": s.at_s, "size": s.size, "unit": unit, "release_s": s.release_s} for s in spec.stretches
+        ],
         "site": spec.site,
         "framing": spec.framing,
         "scale": round(scale, 4),
@@ -356,9 +367,10 @@ def _exam(i: int, opts: dict, rng: np.random.Generator) -> ExamSpec:
         stretches = (first, second)
     end = stretches[-1].release_s + float(rng.uniform(1.5, 3.0))
     w, h = _SIZES[i % len(_SIZES)] if site != "jaw" else (640, 480)
+    pan_s = first.at_s + 0.4 if in_episode else float(rng.uniform(0.5, 1.5))
     base = ExamSpec(site=site, stretches=stretches, duration_s=round(end, 2), width=w, height=h,
-                    person=i % 4, drift_px=float(rng.uniform(1.0, 4.0)), tremor_px=float(rng.uniform(0.2, 0.8)),
-                    hand=site != "jaw", seed=i, pan_s=first.at_s + 0.4 if in_episode else float(rng.uniform(0.5, 1.5)),
+                    person=i % 4, drift_px=float(rng.uniform(1.0, 4.0)), hand=site != "jaw", seed=i,
+                    tremor_px=float(rng.uniform(0.2, 0.8)), pan_s=pan_s,
                     zoom_s=float(rng.uniform(0.5, max(0.6, setup - 2.0))))  # fmt: skip
     spec = replace(base, **opts)
     if spec.rotation_ccw and spec.width > spec.height:
@@ -380,4 +392,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -6,8 +6,9 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer
-SCHEMA_VERSION = "1.2"
+# 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer;
+# 1.3: tracking.path (the region as it moved with the part)
+SCHEMA_VERSION = "1.3"
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
 SITE_CHOICES: tuple[str, ...] = get_args(SiteChoice)  # for checks and command-line choices
@@ -77,9 +78,24 @@ class Roi(_Model):
     h: float = Field(gt=0, le=1)
 
 
+class RegionAt(_Model):
+    """Where the tracked region was at one moment, normalized like ``Roi``."""
+
+    time_s: float
+    x: float
+    y: float
+    w: float
+    h: float
+
+
 class Tracking(_Model):
     method: str | None = Field(None, description="pose | face | motion | manual: how the region was found.")
-    roi: Roi | None = None
+    roi: Roi | None = Field(None, description="The region where tracking started (first frame).")
+    path: list[RegionAt] = Field(
+        default_factory=list,
+        description="The region as it moved with the part (the stretch, the patient, the filmer's pans "
+        "and zooms), five times a second.",
+    )
 
 
 class VideoSummary(_Model):

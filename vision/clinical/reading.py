@@ -12,6 +12,7 @@ from vision.schema import (
     AnalysisResult,
     Episode,
     Grades,
+    RegionAt,
     Tracking,
     VideoSummary,
     main_episode,
@@ -45,7 +46,7 @@ def read_result(
         confidence=osc.confidence,
         grades=osc.grades,
         quality=quality,
-        tracking=Tracking(method=placement.method, roi=placement.roi),
+        tracking=Tracking(method=placement.method, roi=placement.roi, path=region_path(trace, info)),
         video=video_summary(info),
     )
     return _withheld(result) if quality.verdict == "failed" else result
@@ -66,6 +67,21 @@ def _amplitude(trace: MotionTrace, osc: OscillationResult, placement: Placement)
         reference_length_px=round(length_px, 1) if length_px else None,
         peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
     )
+
+
+def region_path(trace: MotionTrace, info: VideoInfo, every_s: float = 0.2) -> list[RegionAt]:
+    """The tracked region's path, normalized, one sample every ``every_s``."""
+    if trace.region_px is None or not len(trace.time_s):
+        return []
+    size = [info.width, info.height, info.width, info.height]
+    out, next_s = [], float(trace.time_s[0])
+    for t, box in zip(trace.time_s, trace.region_px / size, strict=True):
+        if t >= next_s:
+            x0, y0, x1, y1 = (float(v) for v in box.clip(0.0, 1.0))
+            out.append(RegionAt(time_s=round(float(t), 3), x=round(x0, 4), y=round(y0, 4),
+                                w=round(x1 - x0, 4), h=round(y1 - y0, 4)))  # fmt: skip
+            next_s = float(t) + every_s
+    return out
 
 
 def video_summary(info: VideoInfo) -> VideoSummary:

@@ -26,10 +26,11 @@ def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
 
-def _steady(frames: np.ndarray, fs: float, below_hz: float) -> None:
+def _steady(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
     """Take the camera's slow wandering (below ``below_hz``) out of the (n, h, w) float32 stack,
     in place: each frame's shift against the middle one (ECC on the frame's outer ring),
-    low-passed.
+    low-passed. Returns that shift per frame, (n, 2): what is at ``p`` in the middle frame is at
+    ``p + shift`` in that frame.
 
     A hand-held phone wanders by pixels while the filmer's tremor shakes it; a sharp edge the
     wandering carries across pixels shows the tremor with a changing strength, which no fixed
@@ -38,7 +39,7 @@ def _steady(frames: np.ndarray, fs: float, below_hz: float) -> None:
     """
     n, h, w = frames.shape
     if n < 16 or below_hz >= 0.45 * fs:  # too short to tell slow from fast
-        return
+        return np.zeros((n, 2))
     ring = _ring(h, w).astype(np.uint8)
     mid = n // 2
     shift = np.zeros((n, 2), np.float32)
@@ -56,11 +57,20 @@ def _steady(frames: np.ndarray, fs: float, below_hz: float) -> None:
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         frames[i] = cv2.warpAffine(frames[i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return slow
 
 
 def band_energy_map(
     frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float], block_px: int = 4
 ) -> np.ndarray:
+    """Per-pixel motion energy in the clonus band relative to the camera, (h, w), in px², in the
+    middle frame's coordinates (see ``band_energy``)."""
+    return band_energy(frames_gray, time_s, band_hz, block_px)[0]
+
+
+def band_energy(
+    frames_gray: np.ndarray, time_s: np.ndarray, band_hz: tuple[float, float], block_px: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel motion energy in the clonus band relative to the camera, (h, w), in px².
 
     ``frames_gray`` is a small (n, h, w) uint8 stack. Band-passed brightness obeys
@@ -71,7 +81,8 @@ def band_energy_map(
     fit over the frame's outer ring and is taken out of every block: edges the camera moves
     do not light up, skin the part moves does. The camera's slow wandering is taken out of
     the frames first (``_steady``), so that the fit stays linear. Whole-frame changes
-    (flicker, exposure) are taken out by removing each frame's mean.
+    (flicker, exposure) are taken out by removing each frame's mean. The map is in the middle
+    frame's coordinates; the camera's slow shift of each frame from it, (n, 2) px, comes with it.
     """
     _, h, w = frames_gray.shape
     fs = mean_rate_hz(time_s)
@@ -79,7 +90,7 @@ def band_energy_map(
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).
     frames = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames_gray.astype(np.float32)])
-    _steady(frames, fs, 0.5 * band_hz[0])
+    shift = _steady(frames, fs, 0.5 * band_hz[0])
     frames -= frames.mean(axis=(1, 2), keepdims=True)
     mean_frame = frames.mean(axis=0)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
@@ -89,7 +100,7 @@ def band_energy_map(
     hb, wb = energy.shape
     out = np.full((h, w), float(np.median(energy)), np.float32)
     out[: hb * block_px, : wb * block_px] = np.repeat(np.repeat(energy, block_px, axis=0), block_px, axis=1)
-    return out
+    return out, shift
 
 
 def _sustained_power(motion: np.ndarray, fs: float, low_hz: float) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vision.locate.energy import band_energy_map, roi_from_energy
+from vision.locate.energy import band_energy, roi_from_energy
 from vision.locate.landmarks import (
     FACE,
     LOWER_JAW,
@@ -156,14 +156,26 @@ def place_part(
     """Where to track: the limb that the landmarks place and that oscillates most, else the
     region where motion energy in the band concentrates. ``scale`` turns the landmark frames'
     pixels into the source's (the body length is given in source pixels)."""
-    energy = band_energy_map(small, time_s, band_hz)
+    energy, shift = band_energy(small, time_s, band_hz)
     located = landmark_placement(sampled, site, energy)
     if located is None:
         region, _ = roi_from_energy(energy)
+        # Found in the middle frame's coordinates; tracking starts at the first frame, and the
+        # region moves with the part from there (the filmer may have panned in between).
+        h, w = energy.shape
+        first = shift[0] / [w, h] if len(shift) else np.zeros(2)
+        region = _shifted(region, float(first[0]), float(first[1]))
         return Placement(concrete_site(site), "motion", region, None, None)
     if not located.length_px:
         return replace(located, length_px=None, length_of=None)
     return replace(located, length_px=located.length_px * scale)
+
+
+def _shifted(roi: Roi, dx: float, dy: float) -> Roi:
+    """``roi`` moved by a fraction of the frame, kept inside it."""
+    x = float(np.clip(roi.x + dx, 0.0, 1.0 - roi.w))
+    y = float(np.clip(roi.y + dy, 0.0, 1.0 - roi.h))
+    return Roi(x=x, y=y, w=roi.w, h=roi.h)
 
 
 def drawn_placement(site: str, roi: Roi) -> Placement:

@@ -26,7 +26,7 @@ class _Camera:
     order; the corners are topped up when due."""
 
     def __init__(self, mask: np.ndarray) -> None:
-        self._mask = mask
+        self.mask = mask  # the region's tracker moves it with the region
         self._prev: np.ndarray | None = None
         self._pts: np.ndarray | None = None
 
@@ -42,7 +42,7 @@ class _Camera:
                 ok[np.flatnonzero(ok)[weight == 0]] = False  # moving things are not the camera
             pts = nxt[ok].reshape(-1, 1, 2)
         # Strong, spread corners only: flat areas in compressed video often do not move.
-        self._pts, _ = _topped_up(gray, self._mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
+        self._pts, _ = _topped_up(gray, self.mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
         self._prev = gray
         return camera
 

@@ -39,6 +39,7 @@ class MotionTrace:
     sharpness: np.ndarray  # (n,) variance of the Laplacian inside the region (blur)
     point_px: np.ndarray | None = None  # (n, 2) the moving part (median of its features); NaN: lost
     angle_deg: np.ndarray | None = None  # (n,) the part's rotation, accumulated; counter-clockwise as seen
+    region_px: np.ndarray | None = None  # (n, 4) x0, y0, x1, y1: the region as it moved with the part
 
 
 @dataclass
@@ -116,16 +117,16 @@ def _levelled(frames: Iterable[Frame]) -> Iterator[tuple[Frame, np.ndarray, floa
         yield frame, gray, mean
 
 
-def _masks(roi: Roi, w: int, h: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """Where the part's features are found (the region), where the camera's are (outside
-    the region grown by half its size on each side), and the region's box in pixels."""
-    x0, y0, x1, y1 = roi_to_px(roi, w, h)
+def _masks(box: tuple[int, int, int, int], w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the part's features are found (the region's box), and where the camera's are
+    (outside the region grown by half its size on each side)."""
+    x0, y0, x1, y1 = box
     part_mask = np.zeros((h, w), np.uint8)
     part_mask[y0:y1, x0:x1] = 255
     bg_mask = np.full((h, w), 255, np.uint8)
     mx, my = (x1 - x0) // 2, (y1 - y0) // 2
     bg_mask[max(0, y0 - my) : y1 + my, max(0, x0 - mx) : x1 + mx] = 0
-    return part_mask, bg_mask, (x0, y0, x1, y1)
+    return part_mask, bg_mask
 
 
 def track_region(
@@ -149,25 +150,76 @@ def track_region(
         empty = np.zeros((0, 2))
         return MotionTrace(np.zeros(0), empty, np.zeros(0, bool), empty, 0.0, np.zeros(0), np.zeros(0))
     h, w = first[1].shape
-    part_mask, bg_mask, box = _masks(roi, w, h)
-    part = _Part(part_mask, box, max_features, scale)
+    box = roi_to_px(roi, w, h)
+    camera = _Camera(_masks(box, w, h)[1])
+    part = _Part(_Region(box, (w, h), camera), max_features, scale)
     stream = itertools.chain([first], levelled)
     with ThreadPoolExecutor(1, thread_name_prefix="camera") as pool:
-        for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, _Camera(bg_mask), pool)):
+        for n, (frame, gray, mean, camera_job) in enumerate(_camera_ahead(stream, camera, pool)):
             part.step(n, frame, gray, mean, camera_job)
             if progress is not None:
                 progress(frame.index)
     return part.trace()
 
 
+class _Region:
+    """The region, moving with what it holds: the median step of its features (the camera's
+    pan, the patient shifting, the stretch carrying the part), grown and shrunk with the
+    camera's zoom. New features are found where the part is now, and the camera's corners
+    outside where it is now."""
+
+    _REMASK_PX = 4.0  # the masks are redrawn once the region has moved this far
+
+    def __init__(self, box: tuple[int, int, int, int], size: tuple[int, int], camera: _Camera) -> None:
+        x0, y0, x1, y1 = box
+        self.centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2], float)
+        self.half = np.array([(x1 - x0) / 2, (y1 - y0) / 2], float)
+        self._size, self._camera = size, camera
+        self._drawn = self.centre.copy(), self.half.copy()
+        self.mask = _masks(box, *size)[0]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        w, h = self._size
+        x0, y0 = np.clip(np.round(self.centre - self.half), 0, [w - 4, h - 4]).astype(int)
+        x1, y1 = np.clip(np.round(self.centre + self.half), [x0 + 4, y0 + 4], [w, h]).astype(int)
+        return int(x0), int(y0), int(x1), int(y1)
+
+    def inside(self) -> bool:
+        """The region's centre is still in the frame (the part has not left it)."""
+        return bool(np.all((self.centre >= 0) & (self.centre < self._size)))
+
+    def move(self, before: np.ndarray, after: np.ndarray, camera: np.ndarray) -> None:
+        """Carry the region by its features' median step (raw: camera included), or by the
+        camera alone when none was tracked; scale it by the camera's zoom."""
+        zoom = float(np.sqrt(abs(np.linalg.det(camera[:, :2]))))
+        if len(before) >= 3:
+            self.centre = self.centre + np.median(after - before, axis=0)
+        else:
+            self.centre = _apply(camera, self.centre)
+        self.half = self.half * zoom
+        moved = np.abs(self.centre - self._drawn[0]).max() + np.abs(self.half - self._drawn[1]).max()
+        if moved >= self._REMASK_PX:
+            self._drawn = self.centre.copy(), self.half.copy()
+            self.mask, self._camera.mask = _masks(self.box, *self._size)
+
+
+# A frame whose part features mostly failed the forward–backward check, where a moment ago
+# they held, shows the part hidden (the examiner's hand passing over it) or gone: untracked.
+_HIDDEN_SURVIVAL = 0.35
+
+
+def _hidden(attempted: int, survived: int) -> bool:
+    return attempted >= 10 and survived < _HIDDEN_SURVIVAL * attempted
+
+
 class _Part:
     """The part's features followed frame by frame, each step taken relative to where the
     camera alone would have carried it; and what each frame shows of the recording."""
 
-    def __init__(self, mask: np.ndarray, box: tuple[int, int, int, int], max_features: int, scale: float):
-        self._mask, self._box, self._max, self._scale = mask, box, max_features, scale
-        x0, y0, x1, y1 = box
-        self._centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    def __init__(self, region: _Region, max_features: int, scale: float):
+        self._region, self._max, self._scale = region, max_features, scale
+        self._centre = region.centre.copy()
         self._prev: np.ndarray | None = None
         self._pts: np.ndarray | None = None
         self._ids = np.zeros(0, np.int64)
@@ -179,6 +231,8 @@ class _Part:
         self._cam: list[np.ndarray] = []
         self._bright: list[float] = []
         self._sharp: list[float] = []
+        self._boxes: list[tuple[int, int, int, int]] = []
+        self._hidden: list[bool] = []
 
     def step(
         self, n: int, frame: Frame, gray: np.ndarray, mean: float, camera_job: Future[np.ndarray]
@@ -190,22 +244,27 @@ class _Part:
             self._attempted += len(self._pts)
             self._survived += int(ok.sum())
         camera = camera_job.result()  # raises what the camera's step raised
+        hidden = False
         if tracking:
             before = self._pts.reshape(-1, 2)[ok]
             after = nxt.reshape(-1, 2)[ok]
             steadied = _apply(camera, before)  # where the camera alone would have carried them
             step = _Step(self._ids[ok], steadied, after - steadied)
             self._cam_pos = self._cam_pos + _apply(camera, self._centre) - self._centre
+            self._region.move(before, after, camera)
+            hidden = _hidden(len(ok), int(ok.sum())) or not self._region.inside()
             self._pts, self._ids = nxt[ok].reshape(-1, 1, 2), self._ids[ok]
         self._log.append(step)
+        self._hidden.append(hidden)
         due = n % _PART_TOP_UP_FRAMES == 0
-        self._pts, added = _topped_up(gray, self._mask, self._pts, self._max, due)
+        self._pts, added = _topped_up(gray, self._region.mask, self._pts, self._max, due)
         self._ids = np.concatenate([self._ids, np.arange(self._next_id, self._next_id + added)])
         self._next_id += added
         self._times.append(frame.time_s)
         self._cam.append(self._cam_pos * self._scale)
         self._bright.append(mean)
-        x0, y0, x1, y1 = self._box
+        x0, y0, x1, y1 = box = self._region.box
+        self._boxes.append(box)
         crop = gray[y0:y1, x0:x1]
         self._sharp.append(float(cv2.Laplacian(crop, cv2.CV_32F).var()) if crop.size else 0.0)
         self._prev = gray
@@ -218,7 +277,7 @@ class _Part:
             if st is not None:
                 pos = pos + st
             xy.append(pos * self._scale)
-            valid.append(st is not None or i == 0)
+            valid.append((st is not None or i == 0) and not self._hidden[i])
         return MotionTrace(
             time_s=np.asarray(self._times),
             xy_px=np.asarray(xy).reshape(-1, 2),
@@ -229,4 +288,5 @@ class _Part:
             sharpness=np.asarray(self._sharp),
             point_px=where * self._scale,
             angle_deg=np.cumsum(turn),
+            region_px=np.asarray(self._boxes, float).reshape(-1, 4) * self._scale,
         )

@@ -88,6 +88,7 @@ class _Scene:
         )
         self.trace_t = trace.time_s
         self.cam = trace.camera_xy_px
+        self.region = trace.region_px * self.scale if trace.region_px is not None else None
         point = trace.point_px if trace.point_px is not None else np.full((len(trace.time_s), 2), np.nan)
         seen = np.all(np.isfinite(point), axis=1)
         self.point_t, self.point = trace.time_s[seen], point[seen] * self.scale
@@ -107,6 +108,16 @@ class _Scene:
             return None
         return np.array([np.interp(t, times, series[:, k]) for k in range(2)])
 
+    def _region_at(self, t: float) -> np.ndarray | None:
+        """The tracked region at ``t`` (output pixels); else the first region carried by the camera."""
+        if self.region is not None and len(self.trace_t):
+            return np.array([np.interp(t, self.trace_t, self.region[:, k]) for k in range(4)])
+        if self.roi is None:
+            return None
+        cam = self._at(self.trace_t, self.cam, t)
+        cam = np.zeros(2) if cam is None else cam * self.scale
+        return np.asarray(self.roi) + np.tile(cam, 2)
+
     def _episode_at(self, t: float) -> int | None:
         for i, (a, b, _, _) in enumerate(self.episodes):
             if a <= t <= b:
@@ -114,15 +125,12 @@ class _Scene:
         return None
 
     def draw(self, img: np.ndarray, t: float, det: Detection | None) -> np.ndarray:
-        s = self.scale
         if det is not None:
             self._landmarks(img, det)
-        cam = self._at(self.trace_t, self.cam, t)
-        cam = np.zeros(2) if cam is None else cam * s
-        if self.roi is not None:  # the region moves with the camera
-            x0, y0, x1, y1 = self.roi
-            cv2.rectangle(img, (int(x0 + cam[0]), int(y0 + cam[1])), (int(x1 + cam[0]), int(y1 + cam[1])),
-                          _ROI, 2, cv2.LINE_AA)  # fmt: skip
+        box = self._region_at(t)
+        if box is not None:  # the region as it moved with the part
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            cv2.rectangle(img, (x0, y0), (x1, y1), _ROI, 2, cv2.LINE_AA)
         point = self._at(self.point_t, self.point, t)
         if point is not None:
             p = (int(round(point[0])), int(round(point[1])))
