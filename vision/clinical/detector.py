@@ -30,6 +30,7 @@ from vision.signal.runs import merge_runs, near, segments
 from vision.signal.spectra import STEP_S, WINDOW_S, Spectrogram, Spectrum, span_spectrum, window_stats
 
 _SHARE_FLOOR = 0.4  # the rhythm's share of the motion energy at which confidence is zero
+_GROSS_SWINGS = 3.0  # a movement this many times the rhythm's swing is an event, not noise
 
 
 @dataclass
@@ -175,7 +176,9 @@ def _core(sg: Spectrogram, w0: int, w1: int, f0: float, fs: float, n: int) -> tu
 
 def _beats_at(g: _Grid, quiet: np.ndarray, f0: float, core: tuple[int, int]) -> BeatRun | None:
     nb = narrowband(g.y_band, g.fs, f0)
-    noise_sd = float(np.std(nb[quiet])) if quiet.any() else 0.0
+    c0, c1 = core
+    swing = 2.0 * np.sqrt(2.0) * float(np.sqrt(np.mean(nb[c0:c1] ** 2))) if c1 > c0 else 0.0
+    noise_sd = _noise_rms(nb, _slow(g, f0), quiet, swing, g.fs) if quiet.any() else 0.0
     # Whether a beat rises and falls back is judged on the displacement smoothed to the
     # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
     smooth = signal.butter(2, min(3.0 * f0, 0.45 * g.fs), btype="lowpass", fs=g.fs, output="sos")
@@ -220,7 +223,7 @@ def _episode(
     count = len(c.times)
     if count < settings.min_beats or cv > settings.max_period_cv:
         return None
-    if not _stands_out(c, g.y_band, g.fs, outside, sg, g.time_s[0], settings):
+    if not _stands_out(c, g, outside, sg, settings):
         return None
     t0 = g.time_s[0]
     episode = Episode(
@@ -266,26 +269,19 @@ def _result(g: _Grid, sg: Spectrogram, found: _Found) -> OscillationResult:
 
 
 def _stands_out(
-    c: BeatRun,
-    y_band: np.ndarray,
-    fs: float,
-    outside: np.ndarray,
-    sg: Spectrogram,
-    t0: float,
-    settings: DetectorSettings,
+    c: BeatRun, g: _Grid, outside: np.ndarray, sg: Spectrogram, settings: DetectorSettings
 ) -> bool:
     """The rhythm must stand out of the measurement's own noise, away from every episode.
 
     With at least a second of quiet recording the episode's narrow-band RMS must exceed the
     noise by ``min_snr_db``; when the rhythm fills the recording, its windows must hold most
-    of the motion energy instead. The noise is the typical level of the half-second blocks
-    away from the episodes: the examiner's hand arriving, the stretch and its release are
-    brief events of every exam, not the measurement's noise.
+    of the motion energy instead. Gross movements (``_noise_rms``) are not the noise.
     """
-    nb = narrowband(y_band, fs, c.f0)
-    span = run_span(c, fs, len(y_band))
+    fs = g.fs
+    nb = narrowband(g.y_band, fs, c.f0)
+    span = run_span(c, fs, len(g.y_band))
     if outside.sum() >= fs * 1.0:
-        noise_rms = _typical_rms(nb, outside, int(round(0.5 * fs)))
+        noise_rms = _noise_rms(nb, _slow(g, c.f0), outside, float(np.median(c.swings)), fs)
         rhythm_rms = float(np.sqrt(np.mean(nb[span] ** 2)))
         if noise_rms <= 0:
             return rhythm_rms > 0
@@ -295,15 +291,28 @@ def _stands_out(
     return bool(inside.any() and np.median(sg.band_fraction[inside]) >= 0.75)
 
 
-def _typical_rms(y: np.ndarray, where: np.ndarray, block: int) -> float:
-    """The median RMS of ``y`` over blocks of ``block`` samples that lie wholly in ``where``
-    (the RMS over ``where`` when fewer than three such blocks)."""
-    n = len(y) // block
-    full = where[: n * block].reshape(n, block).all(axis=1)
-    if full.sum() < 3:
-        return float(np.sqrt(np.mean(y[where] ** 2)))
-    blocks = y[: n * block].reshape(n, block)[full]
-    return float(np.median(np.sqrt(np.mean(blocks**2, axis=1))))
+def _slow(g: _Grid, f0: float) -> np.ndarray:
+    """The displacement smoothed to the rhythm (up to its third harmonic): gross movements,
+    fast or slow, and the rhythm's own swing."""
+    sos = signal.butter(2, min(3.0 * f0, 0.45 * g.fs), btype="lowpass", fs=g.fs, output="sos")
+    return signal.sosfiltfilt(sos, g.y_lp)
+
+
+def _noise_rms(nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float, fs: float) -> float:
+    """The narrow-band RMS over ``where``, leaving out the half-second blocks that hold a gross
+    movement: one that carries the part more than ``_GROSS_SWINGS`` times the rhythm's own
+    swing (the stretch of 15–30° under beats of a few degrees, its release, the examiner's
+    grip). Those are events of every exam, not the measurement's noise; a tracker's slow
+    wander is no larger than what it fakes, and counts. Where the events leave less than a
+    second, all of ``where`` counts."""
+    block = max(1, int(round(0.5 * fs)))
+    quiet = where.copy()
+    for b0 in range(0, len(nb), block):
+        seg = slice(b0, min(len(nb), b0 + block))
+        if swing > 0 and np.ptp(slow[seg]) > _GROSS_SWINGS * swing:
+            quiet[seg] = False
+    use = quiet if quiet.sum() >= fs else where
+    return float(np.sqrt(np.mean(nb[use] ** 2)))
 
 
 def _confidence(sg: Spectrogram, episodes: list[Episode], t0: float, detected: bool) -> float:
