@@ -274,7 +274,7 @@ class _Part:
         xy, valid = [], []
         moving, where, turn = _moving_steps(self._log)
         for i, st in enumerate(moving):
-            if st is not None:
+            if st is not None and not self._hidden[i]:  # a hidden part's features jump: no motion
                 pos = pos + st
             xy.append(pos * self._scale)
             valid.append((st is not None or i == 0) and not self._hidden[i])

@@ -200,3 +200,37 @@ def test_the_camera_is_followed_on_its_own_thread_in_frame_order_ahead_of_the_pa
     assert [index for _, index, _ in steps] == list(range(40))
     assert all(name.startswith("camera") for name, _, _ in steps)
     assert [i for _, i, top_up in steps if top_up] == list(range(0, 40, _BG_TOP_UP_FRAMES))
+
+
+def _pan(t, start_s=1.0, dur_s=1.0, dx_px=-100.0):
+    x = np.clip((t - start_s) / dur_s, 0, 1)
+    return dx_px * x * x * (3 - 2 * x), 0.0
+
+
+def test_the_region_follows_the_part_through_the_filmers_pan():
+    """A pan of a third of the frame carries the part from x = 200 to 100: the region goes with
+    it, features are found where the part is now, and its beats are measured after the pan."""
+    times = np.arange(int(4 * FPS)) / FPS
+    beat = lambda t: 1.5 * np.sin(2 * np.pi * 6.0 * t)  # noqa: E731
+    trace = track_region(_scene(times, part_px=beat, cam_px=_pan), PART_ROI)
+    x0, y0, x1, y1 = trace.region_px[-1]
+    assert abs((x0 + x1) / 2 - 100) < 12 and abs((y0 + y1) / 2 - 110) < 12
+    assert trace.region_px[0][0] == pytest.approx(155, abs=2)  # it started where it was put
+    late = times > 2.5
+    x = _in_band(trace.time_s, trace.xy_px)[:, 0]
+    assert np.ptp(x[late]) == pytest.approx(3.0, rel=0.2)
+    assert trace.valid.all()
+
+
+def test_a_part_covered_for_a_moment_is_untracked_not_measured_as_motion():
+    """The examiner's hand passes over the part for five frames: those frames are marked
+    untracked, and the measured motion does not jump."""
+    frames = _scene(TIMES)
+    cover = _texture(9, (100, 100)).astype(np.uint8)
+    for f in frames[40:45]:
+        f.image[60:160, 150:250] = cover
+    trace = track_region(frames, PART_ROI)
+    assert not trace.valid[40]
+    assert trace.valid[:40].all() and trace.valid[50:].all()
+    steady = trace.valid
+    assert np.abs(np.diff(trace.xy_px[steady], axis=0)).max() < 0.5  # px: no step from the cover
