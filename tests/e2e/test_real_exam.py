@@ -1,0 +1,43 @@
+"""Recordings that look like a real exam (``tools.exam``): the lower leg alone in view (no
+face, so no pose), the examiner's hand arriving and holding a 15–30° stretch, the beats on the
+hold, the filmer panning; and the same exam without clonus."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.exam import ExamSpec, Stretch, write_exam
+from vision.pipeline import analyze_video
+
+pytestmark = pytest.mark.slow
+
+_STRETCH = Stretch(at_s=2.0, size=22.0, beats=10, frequency_hz=6.3, beat_size=3.0, latency_s=0.1, seed=3)
+
+
+def _exam(tmp_path, name: str, **kw) -> tuple[dict, object]:
+    spec = ExamSpec(**{"stretches": (_STRETCH,), "duration_s": 6.0, "framing": "medium", "seed": 5, **kw})
+    path = tmp_path / f"{name}.mp4"
+    truth = write_exam(spec, path)
+    return truth, analyze_video(path, site="ankle")
+
+
+@pytest.mark.parametrize("pan", [0.0, 0.3], ids=["still", "panned"])
+def test_clonus_on_a_held_stretch_of_the_lower_leg_alone(tmp_path, pan):
+    truth, analysis = _exam(tmp_path, "exam", pan=pan, pan_s=0.5)
+    r = analysis.result
+    assert r.tracking.method == "motion"  # no person for the pose model: found from the motion
+    assert r.clonus_detected is True and r.quality.verdict == "good"
+    assert r.frequency_hz == pytest.approx(truth["frequency_hz"], abs=0.1)
+    assert abs(r.beat_count - truth["beat_count"]) <= 1
+    assert r.episodes[0].start_s == pytest.approx(truth["start_s"], abs=0.1)
+    # The region's path is in the result; with the pan it moved by about the pan.
+    path = r.tracking.path
+    assert path and path[0].time_s == pytest.approx(0.0, abs=0.05)
+    moved = (path[-1].x + path[-1].w / 2) - (path[0].x + path[0].w / 2)
+    assert moved == pytest.approx(-pan, abs=0.05)
+
+
+def test_the_stretch_and_hold_without_beats_is_not_clonus(tmp_path):
+    nothing = Stretch(at_s=2.0, size=25.0, beats=0, hold_s=2.5, seed=4)
+    _, analysis = _exam(tmp_path, "none", stretches=(nothing,))
+    assert analysis.result.clonus_detected is False
