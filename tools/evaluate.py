@@ -16,10 +16,11 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,9 @@ def _clonus_s(c: ClonusSpec) -> float:
 
 
 @dataclass
-class Row:
+class Scored:
+    """What every table scores: the clonus verdict, the frequency and the beats."""
+
     name: str
     truth_clonus: bool
     detected: bool | None
@@ -112,6 +115,10 @@ class Row:
     hz: float | None
     truth_beats: int
     beats: int
+
+
+@dataclass
+class Row(Scored):
     truth_sustained: bool | None
     sustained: bool | None
     onset_err_s: float | None
@@ -166,9 +173,6 @@ def summarize(rows: Iterable[Row]) -> dict:
     freq_err = [abs(r.hz - r.truth_hz) for r in tp if r.hz is not None]
     onset = [r.onset_err_s for r in tp if r.onset_err_s is not None]
 
-    def share(xs: list, ok) -> float | None:
-        return round(sum(1 for x in xs if ok(x)) / len(xs), 4) if xs else None
-
     return {
         "clips": len(rows),
         "clonus_clips": len(pos),
@@ -191,6 +195,11 @@ def summarize(rows: Iterable[Row]) -> dict:
         else None,
         "errors": sum(1 for r in rows if r.error),
     }
+
+
+def share(xs: list, ok: Callable[[Any], bool]) -> float | None:
+    """The share of ``xs`` for which ``ok`` holds (None for none)."""
+    return round(sum(1 for x in xs if ok(x)) / len(xs), 4) if xs else None
 
 
 def _fmt(v) -> str:

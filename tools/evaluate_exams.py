@@ -16,18 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tools.evaluate import Scored, _fmt, share
 from tools.exam import ExamSpec, exam_set, write_exam
 
 
 @dataclass
-class ExamRow:
-    name: str
-    truth_clonus: bool
-    detected: bool | None
-    truth_hz: float | None
-    hz: float | None
-    truth_beats: int
-    beats: int
+class ExamRow(Scored):
     truth_episodes: int
     episodes: int
     onset_err_s: float | None
@@ -75,9 +69,6 @@ def summarize_exams(rows: Iterable[ExamRow]) -> dict:
     found = [r for r in pos if r.detected and r.hz is not None]
     err = [abs(r.hz - r.truth_hz) for r in found]
 
-    def share(xs: list, ok) -> float | None:
-        return round(sum(1 for x in xs if ok(x)) / len(xs), 4) if xs else None
-
     return {
         "recordings": len(rows),
         "clonus_recordings": len(pos),
@@ -112,18 +103,8 @@ def print_exam_rows(rows: list[ExamRow]) -> None:
         ok = (r.detected is True) == r.truth_clonus
         cells = (r.name + ("" if ok else " ✗"), r.truth_clonus, r.detected, r.truth_hz, r.hz, r.truth_beats,
                  r.beats, r.truth_episodes, r.episodes, r.method, r.verdict)  # fmt: skip
-        text = [_cell(c) for c in cells]
+        text = [_fmt(c) for c in cells]
         print("  ".join(f"{c:>8}" if i else f"{c:<22}" for i, c in enumerate(text)), r.reasons)
-
-
-def _cell(v: object) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.2f}"
-    return str(v)
 
 
 def evaluate_exams(folder: Path, only: str | None = None, jobs: int = 1) -> tuple[list[ExamRow], dict]:
@@ -145,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print_exam_rows(rows)
     print()
     for k, v in summary.items():
-        print(f"{k:>26}: {_cell(v)}")
+        print(f"{k:>26}: {_fmt(v)}")
     (args.out / "report.json").write_text(
         json.dumps({"summary": summary, "rows": [asdict(r) for r in rows]}, indent=2)
     )
