@@ -96,22 +96,13 @@ def band_energy(
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
     motion = _block_motion(frames, sos, gx, gy, block_px)
-    energy = _sustained_power(motion, fs, band_hz[0]).max(axis=0)
+    # The strongest half second: a 3-beat episode in a long clip counts as much as it should.
+    power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.5 * fs)), axis=0)
+    energy = power.max(axis=0)
     hb, wb = energy.shape
     out = np.full((h, w), float(np.median(energy)), np.float32)
     out[: hb * block_px, : wb * block_px] = np.repeat(np.repeat(energy, block_px, axis=0), block_px, axis=1)
     return out, shift
-
-
-def _sustained_power(motion: np.ndarray, fs: float, low_hz: float) -> np.ndarray:
-    """Each block's in-band power over time, (n, h/k, w/k), as far as it is sustained: averaged
-    over a period of the band's lowest rhythm, then the least of that over a further half
-    period. Beats keep their power for as long as they last; the examiner's stretch, the hand
-    arriving and the stretch's release are single movements whose power lasts a fraction of
-    that, so a region is placed on the part that beats and not on the largest movement."""
-    power = (motion * motion).sum(axis=-1)
-    power = ndimage.uniform_filter1d(power, max(1, int(round(fs / low_hz))), axis=0)
-    return ndimage.minimum_filter1d(power, max(1, int(round(0.5 * fs / low_hz))), axis=0)
 
 
 def _block_motion(frames: np.ndarray, sos: np.ndarray, gx: np.ndarray, gy: np.ndarray, k: int) -> np.ndarray:
