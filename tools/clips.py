@@ -59,15 +59,23 @@ class ClipSpec:
         return f"{self.clonus.frequency_hz:.1f} Hz × {self.clonus.beats}"
 
 
+def hand_held(
+    t: float, phases: np.ndarray, tremor_hz: float, drift_px: float, tremor_px: float
+) -> tuple[float, float]:
+    """A hand-held phone's offset (px) at time ``t``: slow drift plus the filmer's tremor."""
+    w = 2 * np.pi * t
+    dx = drift_px * (np.sin(0.3 * w + phases[0]) + 0.5 * np.sin(0.7 * w + phases[1]))
+    dy = drift_px * (np.sin(0.25 * w + phases[2]) + 0.5 * np.sin(0.9 * w + phases[3]))
+    dx += tremor_px * np.sin(2 * np.pi * tremor_hz * t)
+    dy += tremor_px * np.cos(2 * np.pi * tremor_hz * 1.07 * t)
+    return float(dx), float(dy)
+
+
 def _shake(spec: ClipSpec, t: float, phases: np.ndarray, tremor_hz: float) -> tuple[float, float, float]:
     """Camera offset (px) and roll (deg) at time ``t``: slow drift plus hand tremor."""
-    w = 2 * np.pi * t
-    dx = spec.shake_px * (np.sin(0.3 * w + phases[0]) + 0.5 * np.sin(0.7 * w + phases[1]))
-    dy = spec.shake_px * (np.sin(0.25 * w + phases[2]) + 0.5 * np.sin(0.9 * w + phases[3]))
-    dx += spec.tremor_px * np.sin(2 * np.pi * tremor_hz * t)
-    dy += spec.tremor_px * np.cos(2 * np.pi * tremor_hz * 1.07 * t)
+    dx, dy = hand_held(t, phases, tremor_hz, spec.shake_px, spec.tremor_px)
     roll = spec.shake_deg * np.sin(2 * np.pi * 0.4 * t + phases[4])
-    return float(dx), float(dy), float(roll)
+    return dx, dy, float(roll)
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:

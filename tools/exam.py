@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools.clips import _compose
+from tools.clips import _compose, hand_held
 from tools.scenes import TONES, Scene, _composite, _fill, _skin, framing_matrix, scene
 from tools.waveform import ClonusSpec, _smoothstep, clonus_displacement, clonus_truth, sample_times
 from vision.video.writer import VideoWriter
@@ -153,11 +153,7 @@ def _camera(spec: ExamSpec, t: float, phases: np.ndarray, tremor_hz: float) -> n
     w, h = spec.width, spec.height
     pan = spec.pan * w * float(_smoothstep(np.array((t - spec.pan_s) / 2.0)))
     zoom = 1.0 + spec.zoom * float(_smoothstep(np.array((t - spec.zoom_s) / 1.5)))
-    a = 2 * np.pi * t
-    dx = spec.drift_px * (np.sin(0.3 * a + phases[0]) + 0.5 * np.sin(0.7 * a + phases[1]))
-    dy = spec.drift_px * (np.sin(0.25 * a + phases[2]) + 0.5 * np.sin(0.9 * a + phases[3]))
-    dx += spec.tremor_px * np.sin(2 * np.pi * tremor_hz * t)
-    dy += spec.tremor_px * np.cos(2 * np.pi * tremor_hz * 1.07 * t)
+    dx, dy = hand_held(t, phases, tremor_hz, spec.drift_px, spec.tremor_px)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
     m[:, 2] += (dx - pan, dy)
     return m.astype(np.float32)

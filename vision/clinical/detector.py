@@ -178,11 +178,11 @@ def _beats_at(g: _Grid, quiet: np.ndarray, f0: float, core: tuple[int, int]) -> 
     nb = narrowband(g.y_band, g.fs, f0)
     c0, c1 = core
     swing = 2.0 * np.sqrt(2.0) * float(np.sqrt(np.mean(nb[c0:c1] ** 2))) if c1 > c0 else 0.0
-    noise_sd = _noise_rms(nb, _slow(g, f0), quiet, swing, g.fs) if quiet.any() else 0.0
     # Whether a beat rises and falls back is judged on the displacement smoothed to the
     # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
-    smooth = signal.butter(2, min(3.0 * f0, 0.45 * g.fs), btype="lowpass", fs=g.fs, output="sos")
-    views = RhythmViews(nb, g.y_band, signal.sosfiltfilt(smooth, g.y_lp), g.fs)
+    slow = _slow(g, f0)
+    noise_sd = _noise_rms(nb, slow, quiet, swing, g.fs) if quiet.any() else 0.0
+    views = RhythmViews(nb, g.y_band, slow, g.fs)
     return beats_away_from_rest(views, f0, core, noise_sd)
 
 

@@ -163,8 +163,8 @@ def place_part(
         # Found in the middle frame's coordinates; tracking starts at the first frame, and the
         # region moves with the part from there (the filmer may have panned in between).
         h, w = energy.shape
-        first = shift[0] / [w, h] if len(shift) else np.zeros(2)
-        region = _shifted(region, float(first[0]), float(first[1]))
+        dx, dy = shift[0] / [w, h]
+        region = _shifted(region, float(dx), float(dy))
         return Placement(concrete_site(site), "motion", region, None, None)
     if not located.length_px:
         return replace(located, length_px=None, length_of=None)

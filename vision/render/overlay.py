@@ -106,12 +106,12 @@ class _Scene:
     def _at(times: np.ndarray, series: np.ndarray, t: float) -> np.ndarray | None:
         if not len(times):
             return None
-        return np.array([np.interp(t, times, series[:, k]) for k in range(2)])
+        return np.array([np.interp(t, times, series[:, k]) for k in range(series.shape[1])])
 
     def _region_at(self, t: float) -> np.ndarray | None:
         """The tracked region at ``t`` (output pixels); else the first region carried by the camera."""
         if self.region is not None and len(self.trace_t):
-            return np.array([np.interp(t, self.trace_t, self.region[:, k]) for k in range(4)])
+            return self._at(self.trace_t, self.region, t)
         if self.roi is None:
             return None
         cam = self._at(self.trace_t, self.cam, t)
