@@ -16,7 +16,7 @@ from vision.video.writer import VideoWriter
 def moving_square_clip(
     path: Path,
     frames: int = 45,
-    size: tuple[int, int] = (64, 48),
+    size: tuple[int, int] = (96, 64),
     fps: float = 30.0,
     times_s: list[float] | None = None,
     **kwargs,

@@ -51,6 +51,10 @@ class FrameTooLargeError(VideoError):
     code = "frame-too-large"
 
 
+class FrameTooSmallError(VideoError):
+    code = "frame-too-small"
+
+
 class AnalysisInputError(VisionError):
     """Arguments to the analysis are invalid (a bad region, an unknown site)."""
 

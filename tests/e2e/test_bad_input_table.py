@@ -42,6 +42,7 @@ def media(tmp_path_factory) -> dict[str, bytes]:
         "audio": audio_only_file(d / "voice.m4a").read_bytes(),
         "three_s": moving_square_clip(d / "long.mp4", frames=90, size=(160, 120)).read_bytes(),
         "big_frames": moving_square_clip(d / "big.mp4", frames=40, size=(320, 240)).read_bytes(),
+        "tiny_frames": moving_square_clip(d / "tiny.mp4", frames=60, size=(28, 20)).read_bytes(),
     }
 
 
@@ -82,6 +83,7 @@ UPLOADS = {
     "a 100-s hole": Case(422, lambda m: _video(m["holed"])),
     "too long (limit 2 s)": Case(422, lambda m: _video(m["three_s"]), who="small"),
     "frames too large": Case(422, lambda m: _video(m["big_frames"]), who="small"),
+    "frames of 28 x 20": Case(422, lambda m: _video(m["tiny_frames"])),
     "over the upload cap": Case(413, lambda m: _video(GOOD), who="small"),
 }
 PUBLIC = "93.184.216.34"  # never contacted: each of these is refused before any connection

@@ -95,6 +95,12 @@ def test_bad_input_exits_2_with_one_line(tmp_path, content):
     assert proc.stderr.strip().startswith("clonus: bad.mp4:")
 
 
+def test_frames_too_small_exit_2_saying_so(clip_factory, capsys):
+    path = clip_factory(frames=60, size=(28, 20))
+    assert main(["analyze", str(path)]) == 2
+    assert "28×20 are too small" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["analyze"], ["analyze", "x.mp4", "--site", "elbow"],
                                   ["analyze", "missing.mp4"], ["analyze", "x", "--roi", "1,2"]])  # fmt: skip
 def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch):

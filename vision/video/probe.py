@@ -19,6 +19,7 @@ import numpy as np
 from vision.errors import (
     CorruptVideoError,
     FrameTooLargeError,
+    FrameTooSmallError,
     NoFramesError,
     NotAVideoError,
     NoVideoStreamError,
@@ -32,6 +33,9 @@ from vision.signal.resample import mean_rate_hz
 log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 1.0
+# Below this on the short side a body part is a few pixels across: neither the landmark models
+# (which see 256-px crops) nor optical flow can place or follow it.
+MIN_SIDE_PX = 64
 _IMAGE_FORMATS = ("image2",)  # FFmpeg's demuxer of still images (and the *_pipe ones)
 MAX_GAP_S = 2.0  # a hole between two frames longer than this is not a phone's dropped frames
 # Frame intervals that differ from the median by more than this fraction mark the video VFR.
@@ -46,6 +50,7 @@ class VideoLimits:
     max_duration_s: float = 120.0
     max_frame_pixels: int = 3840 * 2160
     min_duration_s: float = MIN_DURATION_S
+    min_side_px: int = MIN_SIDE_PX
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,11 @@ def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: boo
     width, height = first.width, first.height
     if width * height > limits.max_frame_pixels:
         raise FrameTooLargeError(f"frames of {width}×{height} exceed the pixel limit")
+    if min(width, height) < limits.min_side_px:
+        raise FrameTooSmallError(
+            f"frames of {width}×{height} are too small to find a body part in; at least "
+            f"{limits.min_side_px} pixels on the short side are needed (send the phone's own recording)"
+        )
     rotation = _display_rotation_cw(first)
     if rotation in (90, 270):
         width, height = height, width

@@ -11,6 +11,7 @@ from tests.conftest import audio_only_file
 from vision.errors import (
     CorruptVideoError,
     FrameTooLargeError,
+    FrameTooSmallError,
     NoFramesError,
     NotAVideoError,
     NoVideoStreamError,
@@ -23,7 +24,7 @@ from vision.video.decode import _area_scaled, iter_frames
 from vision.video.probe import VideoLimits, probe
 from vision.video.writer import VideoWriter
 
-PORTRAIT = np.zeros((64, 32, 3), np.uint8)
+PORTRAIT = np.zeros((128, 64, 3), np.uint8)
 PORTRAIT[:8, :8] = 255  # a marker at the top-left of the upright picture
 
 
@@ -37,10 +38,10 @@ def test_rotation_is_applied_so_frames_come_out_upright(tmp_path, rotation_ccw):
         for _ in range(40):
             w.write(stored)
     info = probe(path)
-    assert (info.width, info.height) == (32, 64)
+    assert (info.width, info.height) == (64, 128)
     assert info.rotation == (-rotation_ccw) % 360
     frame = next(iter(iter_frames(path, info)))
-    assert frame.image.shape == (64, 32, 3)
+    assert frame.image.shape == (128, 64, 3)
     assert frame.image[:8, :8].mean() > 200 and frame.image[-8:, -8:].mean() < 30
 
 
@@ -151,6 +152,13 @@ def test_too_long(clip_factory):
 def test_frame_too_large(clip_factory):
     with pytest.raises(FrameTooLargeError):
         probe(clip_factory(frames=40, size=(320, 240)), VideoLimits(max_frame_pixels=320 * 200))
+
+
+def test_frames_too_small_to_find_a_part(clip_factory):
+    with pytest.raises(FrameTooSmallError, match=r"28×20 are too small.*64 pixels") as info:
+        probe(clip_factory(frames=60, size=(28, 20)))
+    assert info.value.code == "frame-too-small"
+    probe(clip_factory(frames=60, size=(96, 64)))  # the minimum itself is taken
 
 
 def test_errors_carry_codes_and_plain_messages(tmp_path):
