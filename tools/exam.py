@@ -65,6 +65,34 @@ class Stretch:
 
 
 @dataclass(frozen=True)
+class Voluntary:
+    """A rhythm nobody triggered (tapping, opening and closing, speech, a tremor), or a few
+    irregular beats: cycles of ``size`` peak to peak whose periods and sizes vary by ``*_cv``.
+    From rest (one-sided: the finger lifts and comes back) or about the rest (a tremor)."""
+
+    at_s: float
+    dur_s: float
+    frequency_hz: float
+    size: float  # the site's unit, like a stretch's
+    period_cv: float = 0.04
+    size_cv: float = 0.05
+    from_rest: bool = True
+    kind: str = "voluntary"  # what the truth calls it
+
+    def value(self, t: np.ndarray, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        out, start = np.zeros(len(t)), self.at_s
+        while start < self.at_s + self.dur_s:
+            period = max(0.3, 1 + self.period_cv * float(rng.standard_normal())) / self.frequency_hz
+            size = self.size * max(0.2, 1 + self.size_cv * float(rng.standard_normal()))
+            inside = (t >= start) & (t < start + period)
+            phase = 2 * np.pi * (t[inside] - start) / period
+            out[inside] = size * (0.5 * (1 - np.cos(phase)) if self.from_rest else 0.5 * np.sin(phase))
+            start += period
+        return out
+
+
+@dataclass(frozen=True)
 class ExamSpec:
     site: str = "ankle"
     stretches: tuple[Stretch, ...] = (Stretch(at_s=3.0, size=20.0, beats=12),)
@@ -93,6 +121,9 @@ class ExamSpec:
     crf: int = 23
     seed: int = 0
     suffix: str = ".mp4"
+    rhythms: tuple[Voluntary, ...] = ()  # look-alikes
+    flicker: float = 0.0  # mains lighting's brightness swing (fraction), at flicker_hz
+    flicker_hz: float = 100.0  # sampled at the sensor's regular frame clock: it aliases
 
     @property
     def clonus(self) -> bool:
@@ -135,6 +166,8 @@ def part_value(spec: ExamSpec, times: np.ndarray, bumps: list[_Bump]) -> np.ndar
             v += clonus_displacement(s.clonus, times)
     for b in bumps:
         v += _bump(times, b)
+    for k, r in enumerate(spec.rhythms):
+        v += r.value(times, spec.seed * 10 + k)
     return v
 
 
@@ -222,6 +255,7 @@ def render(spec: ExamSpec, path: Path) -> dict:
     values = part_value(spec, times, bumps)
     on = hand_on(spec, times)
     shift_at = float(rng.uniform(0.5, max(0.6, spec.stretches[0].at_s - 1.5))) if spec.stretches else 1.0
+    flicker = 1 + spec.flicker * np.sin(2 * np.pi * spec.flicker_hz * np.arange(len(times)) / spec.fps)
     shift = spec.shift_px * _smoothstep((times - shift_at) / 0.8)
     phases, tremor_hz = rng.uniform(0, 2 * np.pi, 4), float(rng.uniform(8, 12))
     dt = 0.5 / spec.fps
@@ -238,7 +272,7 @@ def render(spec: ExamSpec, path: Path) -> dict:
                 frame = _draw(spec, lay, view, limb, float(values[i]), float(on[i]))
             if spec.blur_px:
                 frame = cv2.GaussianBlur(frame, (0, 0), spec.blur_px)
-            frame = frame * spec.brightness + spec.noise_sd * rng.standard_normal(
+            frame = frame * (spec.brightness * flicker[i]) + spec.noise_sd * rng.standard_normal(
                 frame.shape, dtype=np.float32
             )
             image = np.clip(frame, 0, 255).astype(np.uint8)
@@ -273,6 +307,7 @@ def truth(spec: ExamSpec, scale: float) -> dict:
         "site": spec.site,
         "framing": spec.framing,
         "scale": round(scale, 4),
+        "lookalike": next((r.kind for r in spec.rhythms), "flicker" if spec.flicker else None),
     }
 
 
@@ -338,6 +373,42 @@ def exam_set(seed: int = 24) -> list[tuple[str, ExamSpec]]:
     out = []
     for i, (kind, opts) in enumerate(cases + nothing):
         out.append((f"x{i:02d}-{kind}", _exam(i, dict(opts), rng)))
+    return out + lookalike_set()
+
+
+def lookalike_set() -> list[tuple[str, ExamSpec]]:
+    """What people upload that beats in the band and is not clonus (../shared/clinical.md):
+    voluntary tapping and opening and closing (large, 2–5 Hz, no stretch before), speech
+    (irregular, 4–5 Hz), tremors from the first frame, a few irregular beats after a stretch,
+    mains flicker aliased by the frame rate. Sizes in the site's unit (degrees at the ankle
+    and wrist, a share of the part's height at the knee and jaw)."""
+    quiet = dict(hand=False, stretches=(), tremor_px=0.3)
+    held = (Stretch(at_s=2.5, size=20.0, hold_s=2.5),)  # the examiner's stretch, nothing after it
+
+    def beats(*args, **kw) -> tuple[Voluntary, ...]:
+        return (Voluntary(*args, **kw),)
+
+    tremor = dict(from_rest=False, kind="tremor")
+    cases = [
+        ("tapping-wrist", dict(site="wrist", rhythms=beats(1.5, 5.0, 3.5, 30.0))),
+        ("hand-opening", dict(site="wrist", framing="close", rhythms=beats(1.2, 5.0, 2.8, 40.0))),
+        ("toe-tapping", dict(site="ankle", rhythms=beats(1.8, 5.0, 3.0, 20.0))),
+        ("foot-tapping", dict(site="ankle", framing="close", fps=60.0, rhythms=beats(1.0, 5.0, 4.5, 18.0))),
+        ("speech", dict(site="jaw", rhythms=beats(1.0, 6.0, 4.5, 0.12, 0.3, 0.4, kind="speech"))),
+        ("tremor-wrist", dict(site="wrist", rhythms=beats(0.0, 9.0, 5.0, 4.0, **tremor))),
+        ("tremor-ankle", dict(site="ankle", rhythms=beats(0.0, 9.0, 6.5, 3.0, **tremor))),
+        ("tremor-knee", dict(site="knee", rhythms=beats(0.0, 9.0, 8.0, 0.06, **tremor))),
+        ("pseudoclonus", dict(site="ankle", hand=True, stretches=held,
+                              rhythms=beats(2.75, 0.6, 5.0, 4.0, 0.35, 0.3, kind="pseudoclonus"))),
+        ("flicker-100hz-30fps", dict(site="ankle", hand=True, stretches=held, flicker=0.08)),
+        ("flicker-100hz-24fps", dict(site="knee", fps=24.0, flicker=0.1)),
+    ]  # fmt: skip
+    out = []
+    for j, (kind, opts) in enumerate(cases):
+        w, h = _SIZES[j % len(_SIZES)] if opts["site"] != "jaw" else (640, 480)
+        base = ExamSpec(duration_s=9.0, width=w, height=h, person=j % 4, seed=500 + j, **quiet)
+        spec = replace(base, **opts)
+        out.append((f"l{j:02d}-{kind}", spec))
     return out
 
 

@@ -7,8 +7,9 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 # 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer;
-# 1.3: tracking.path (the region as it moved with the part)
-SCHEMA_VERSION = "1.3"
+# 1.3: tracking.path (the region as it moved with the part); 1.4: events (the stretch and its
+# release), each episode's trigger and latency, lookalikes (rhythms that are not clonus, and why)
+SCHEMA_VERSION = "1.4"
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
 SITE_CHOICES: tuple[str, ...] = get_args(SiteChoice)  # for checks and command-line choices
@@ -25,13 +26,42 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+EventKind = Literal["stretch", "release"]
+LookalikeKind = Literal["tremor", "voluntary", "speech", "pseudoclonus"]
+
+
 class Episode(_Model):
-    start_s: float = Field(description="Onset: the first beat's time (the stretch), seconds.")
+    start_s: float = Field(description="Onset: half a beat before the first beat, seconds.")
     end_s: float = Field(description="Where the oscillation ends, seconds.")
     beat_count: int
     frequency_hz: float = Field(description="Median of the per-beat rates in this episode.")
     beat_times_s: list[float] = Field(default_factory=list)
     sustained: bool | None = None
+    trigger_s: float | None = Field(
+        None, description="When the stretch that started it began, seconds; null when none was seen."
+    )
+    latency_s: float | None = Field(None, description="From the stretch's start to the onset, seconds.")
+
+
+class ExamEvent(_Model):
+    """A sudden movement of the part that was then held: the examiner's stretch, or its release."""
+
+    kind: EventKind
+    time_s: float = Field(description="When the movement started, seconds.")
+    duration_s: float = Field(description="How long the movement itself took, seconds.")
+    size_px: float = Field(description="How far the part was carried, pixels of the video.")
+    size_deg: float | None = Field(None, description="Ankle, wrist: the turn about the joint, degrees.")
+
+
+class Lookalike(_Model):
+    """A rhythm in the band that is not clonus, with the reason a clinician reads."""
+
+    kind: LookalikeKind
+    start_s: float
+    end_s: float
+    frequency_hz: float
+    beat_count: int
+    reason: str
 
 
 def main_episode(episodes: list[Episode]) -> Episode | None:
@@ -123,6 +153,12 @@ class AnalysisResult(_Model):
     beat_count: int | None = Field(None, description="Beats in the main episode.")
     sustained: bool | None = None
     episodes: list[Episode] = Field(default_factory=list)
+    events: list[ExamEvent] = Field(
+        default_factory=list, description="The examiner's stretches and releases, in time order."
+    )
+    lookalikes: list[Lookalike] = Field(
+        default_factory=list, description="Rhythms in the band that are not clonus, each with why."
+    )
     amplitude: Amplitude | None = None
     regularity: float | None = Field(
         None, description="1 − coefficient of variation of the beat periods (1 = perfectly even)."

@@ -8,13 +8,15 @@ rhythm, timed to sub-sample precision; the frequency is the median of the per-be
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import signal
 
+from vision.clinical.events import Movement, find_movements
 from vision.clinical.grades import grades_for
-from vision.schema import DEFAULT_SITE, Episode, Grades, main_episode
+from vision.clinical.lookalikes import Evidence, Rhythm, judge
+from vision.schema import DEFAULT_SITE, Episode, Grades, Lookalike, main_episode
 from vision.settings import DetectorSettings
 from vision.signal.beats import (
     BeatRun,
@@ -51,6 +53,8 @@ class OscillationResult:
     spectrum: Spectrum = field(repr=False)
     spectrogram: Spectrogram = field(repr=False)
     band_hz: tuple[float, float] = (3.0, 12.0)
+    movements: list[Movement] = field(default_factory=list)  # the stretches and releases
+    lookalikes: list[Lookalike] = field(default_factory=list)  # rhythms that are not clonus
 
 
 def episode_peak_to_peak(
@@ -81,11 +85,14 @@ def detect_oscillation(
     *,
     site: str | None = DEFAULT_SITE,
     settings: DetectorSettings | None = None,
+    evidence: Evidence | None = None,
 ) -> OscillationResult:
     """Find clonus in a displacement signal sampled at times ``t_s`` (seconds, may be uneven).
 
     ``displacement`` is (n,) or (n, k) components in any unit; ``valid`` marks samples that
     were tracked (not changed). Returns the clinical fields and the arrays the plots need.
+    ``evidence`` (the region's size, the body length, the turn about the joint) scales the
+    stretch and tells look-alikes apart (``lookalikes``).
 
     The steps: the valid samples on a uniform grid and band-passed; per sliding window, the
     main rhythm and its share of the motion energy; in each run of rhythmic windows, the beats
@@ -100,8 +107,10 @@ def detect_oscillation(
     sg, fundamental, peak_hz = window_stats(g.y, g.fs, g.band, 0.5 * g.source_rate_hz)
     rhythmic = sg.band_fraction >= settings.min_band_fraction
     runs = _beat_runs(g, sg, rhythmic, fundamental, peak_hz, settings)
-    found = _episodes(g, sg, runs, settings)
-    return _result(g, sg, found)
+    evidence = replace(evidence or Evidence(), site=site)
+    moves = find_movements(g.time_s - g.time_s[0], g.xy, g.valid, g.fs, part_size_px=evidence.part_size_px)
+    found = _episodes(g, sg, runs, settings, _Context(moves, evidence))
+    return _result(g, sg, found, moves)
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class _Grid:
     y: np.ndarray  # the principal component, zero-mean
     y_band: np.ndarray  # band-passed (zero in gaps)
     y_lp: np.ndarray  # low-passed only: the stretch kept
+    xy: np.ndarray  # every component on the grid, (n, k): the stretch's direction kept
 
 
 def _on_grid(tv: np.ndarray, xv: np.ndarray, band: tuple[float, float]) -> _Grid:
@@ -130,7 +140,7 @@ def _on_grid(tv: np.ndarray, xv: np.ndarray, band: tuple[float, float]) -> _Grid
     y_band = signal.sosfiltfilt(sos, y)
     y_lp = signal.sosfiltfilt(signal.butter(4, top, btype="lowpass", fs=fs, output="sos"), y)
     y_band[~grid_valid] = 0.0
-    return _Grid(grid, fs, grid_valid, band_eff, source_rate, y, y_band, y_lp)
+    return _Grid(grid, fs, grid_valid, band_eff, source_rate, y, y_band, y_lp, xg.reshape(len(grid), -1))
 
 
 def _beat_runs(
@@ -188,14 +198,26 @@ def _beats_at(g: _Grid, quiet: np.ndarray, f0: float, core: tuple[int, int]) -> 
 
 @dataclass
 class _Found:
-    """The episodes kept, each with its period variation and typical swing."""
+    """The episodes kept, each with its period variation and typical swing; the rhythms that
+    are look-alikes."""
 
     episodes: list[Episode] = field(default_factory=list)
     cvs: list[float] = field(default_factory=list)
     amplitudes: list[float] = field(default_factory=list)
+    lookalikes: list[Lookalike] = field(default_factory=list)
 
 
-def _episodes(g: _Grid, sg: Spectrogram, runs: list[BeatRun], settings: DetectorSettings) -> _Found:
+@dataclass(frozen=True)
+class _Context:
+    """What the look-alikes are judged with: the exam's movements and the other evidence."""
+
+    movements: list[Movement]
+    evidence: Evidence
+
+
+def _episodes(
+    g: _Grid, sg: Spectrogram, runs: list[BeatRun], settings: DetectorSettings, context: _Context
+) -> _Found:
     outside = g.valid.copy()
     for c in runs:
         outside[run_span(c, g.fs, len(g.time_s))] = False
@@ -203,10 +225,26 @@ def _episodes(g: _Grid, sg: Spectrogram, runs: list[BeatRun], settings: Detector
     for c in runs:
         kept = _episode(c, g, sg, outside, settings)
         if kept is not None:
-            found.episodes.append(kept[0])
-            found.cvs.append(kept[1])
-            found.amplitudes.append(float(np.median(c.swings)))
+            _judged(found, c, kept, g, context)
     return found
+
+
+def _judged(found: _Found, c: BeatRun, kept: tuple[Episode, float], g: _Grid, context: _Context) -> None:
+    """The episode kept as clonus (with its trigger) or as a look-alike (with its reason)."""
+    episode, cv = kept
+    t0, swing = g.time_s[0], float(np.median(c.swings))
+    rhythm = _rhythm(g, c, episode, cv, context.evidence)
+    verdict = judge(rhythm, context.movements, context.evidence.site)
+    if verdict.lookalike is not None:
+        span = episode.model_dump(include={"start_s", "end_s", "frequency_hz", "beat_count"})
+        found.lookalikes.append(Lookalike(kind=verdict.lookalike, reason=verdict.reason or "", **span))
+        return
+    if verdict.trigger is not None:
+        at = round(verdict.trigger.time_s + t0, 3)
+        episode = episode.model_copy(update={"trigger_s": at, "latency_s": round(episode.start_s - at, 3)})
+    found.episodes.append(episode)
+    found.cvs.append(cv)
+    found.amplitudes.append(swing)
 
 
 def _episode(
@@ -241,7 +279,36 @@ def _episode(
     return episode, cv
 
 
-def _result(g: _Grid, sg: Spectrogram, found: _Found) -> OscillationResult:
+def _rhythm(g: _Grid, c: BeatRun, episode: Episode, cv: float, ev: Evidence) -> Rhythm:
+    """The episode as the look-alikes are judged: its onset, rate, swing, irregularity, and its
+    swing against the body length and as a turn about the joint where those are known."""
+    swing = float(np.median(c.swings))
+    share = swing / ev.body_length_px if ev.body_length_px else None
+    turn = None
+    if ev.angle_deg is not None and ev.angle_time_s is not None:
+        valid = ev.angle_valid if ev.angle_valid is not None else np.ones(len(ev.angle_deg), bool)
+        turn = episode_peak_to_peak(ev.angle_time_s, ev.angle_deg, valid, episode)
+    irregular = max(cv, _peak_interval_cv(g, c))
+    return Rhythm(episode.start_s - g.time_s[0], episode.frequency_hz, episode.beat_count, swing, irregular,
+                  share, turn)  # fmt: skip
+
+
+def _peak_interval_cv(g: _Grid, c: BeatRun) -> float:
+    """How much the intervals between the rhythm's peaks vary, read on the site's band: the
+    narrow band that finds the beats makes any rhythm look regular. The steadier of the
+    peaks' and the troughs' intervals; 0 with too few to tell."""
+    y = g.y_band[run_span(c, g.fs, len(g.y_band))]
+    gap, prominence = max(1, int(0.5 * g.fs / c.f0)), 0.3 * float(np.median(c.swings))
+    cvs = []
+    for sign in (1.0, -1.0):
+        peaks, _ = signal.find_peaks(sign * y, distance=gap, prominence=prominence)
+        if len(peaks) >= 3:
+            intervals = np.diff(peaks)
+            cvs.append(float(np.std(intervals) / np.mean(intervals)))
+    return min(cvs) if cvs else 0.0
+
+
+def _result(g: _Grid, sg: Spectrogram, found: _Found, moves: list[Movement]) -> OscillationResult:
     episodes, t0 = found.episodes, g.time_s[0]
     main = main_episode(episodes)
     span = (main.start_s - t0, main.end_s - t0) if main else None
@@ -259,6 +326,8 @@ def _result(g: _Grid, sg: Spectrogram, found: _Found) -> OscillationResult:
         regularity=round(max(0.0, 1.0 - found.cvs[main_i]), 4) if main_i is not None else None,
         confidence=_confidence(sg, episodes, t0, detected),
         grades=grades_for(duration, detected, main.sustained if main else None),
+        movements=[replace(m, time_s=round(m.time_s + float(t0), 3)) for m in moves],
+        lookalikes=found.lookalikes,
         time_s=g.time_s,
         displacement=g.y,
         filtered=g.y_band,

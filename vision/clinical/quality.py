@@ -16,17 +16,53 @@ _MIRROR_R2 = 0.5
 # beats can vanish from the video itself: a wide, dark-skinned kneecap's 7-px beats at QP 30 are
 # seen at a tenth of their size by any registration, at QP 26 in full.
 HEAVY_QUANTIZER = 30
+# Mains lighting flickers at twice the mains frequency (50 or 60 Hz).
+_MAINS_FLICKER_HZ = (100.0, 120.0)
+_FLICKER_SHARE = 0.5  # of the brightness's fast variation within ...
+_FLICKER_HALF_WIDTH_HZ = 0.5  # ... this of a mains alias (the timestamps jitter)
+_FLICKER_MIN_SWING = 0.004  # RMS of the fast variation, as a share of the mean brightness
 # A "30 fps" phone records at 29.97 (30000/1001) and its timestamps jitter: a rate this close
 # under the needed one meets it (else every such video is marked for review for its rate).
 _RATE_TOLERANCE = 0.02
 
 
-def _flicker(time_s: np.ndarray, brightness: np.ndarray) -> bool:
-    """Whole-frame brightness oscillating (LED lighting beating against the frame rate)."""
-    if len(brightness) < 16:
-        return False
-    b = brightness - np.convolve(brightness, np.ones(9) / 9, mode="same")
-    return bool(np.std(b[5:-5]) > 0.01 * max(1.0, float(np.mean(brightness))))
+def mains_aliases_hz(fps: float) -> list[float]:
+    """Where mains lighting's 100 and 120 Hz flicker shows in video at ``fps`` (it aliases
+    against the frame rate: 100 Hz at 30 fps is 10 Hz); rates that alias to a standstill
+    (under half a hertz) show no flicker and are left out."""
+    out = []
+    for mains_hz in _MAINS_FLICKER_HZ:
+        alias = abs(mains_hz - round(mains_hz / fps) * fps) if fps > 0 else 0.0
+        if alias >= 0.5:
+            out.append(alias)
+    return out
+
+
+def _flicker_hz(time_s: np.ndarray, brightness: np.ndarray) -> float | None:
+    """The mains alias at which the whole frame's brightness oscillates, or None.
+
+    Flicker is regular: most of the brightness's fast variation (``_FLICKER_SHARE``) sits
+    within ``_FLICKER_HALF_WIDTH_HZ`` of a mains alias, and it is large enough to see. Sun and
+    shade moving, people crossing the light, auto-exposure are not: their variation is spread.
+    """
+    if len(brightness) < 32:
+        return None
+    fps = mean_rate_hz(time_s)
+    grid = np.linspace(time_s[0], time_s[-1], len(time_s))
+    b = np.interp(grid, time_s, brightness)
+    fast = (b - np.convolve(b, np.ones(9) / 9, mode="same"))[5:-5]
+    if np.std(fast) < _FLICKER_MIN_SWING * max(1.0, float(np.mean(b))):
+        return None
+    power = np.abs(np.fft.rfft(fast * np.hanning(len(fast)))) ** 2
+    freqs = np.fft.rfftfreq(len(fast), 1.0 / fps)
+    total = float(power[freqs >= 0.5].sum())
+    if total <= 0:
+        return None
+    for alias in mains_aliases_hz(fps):
+        near = np.abs(freqs - alias) <= _FLICKER_HALF_WIDTH_HZ
+        if near.any() and float(power[near].sum()) >= _FLICKER_SHARE * total:
+            return round(alias, 1)
+    return None
 
 
 def camera_mirrored(trace: MotionTrace, episode: Episode) -> bool:
@@ -93,8 +129,10 @@ def assess(
             failed = True
     if len(brightness) and float(np.median(brightness)) < 35:
         issues.append("the video is too dark; add light")
-    if _flicker(time_s, brightness):
-        issues.append("the lighting flickers; avoid LED or fluorescent light beating with the camera")
+    flicker_hz = _flicker_hz(time_s, brightness)
+    if flicker_hz:
+        issues.append(f"the lighting flickers (mains lighting seen at {flicker_hz:g} Hz at this frame rate); "
+                      "use daylight or a flicker-free lamp")  # fmt: skip
     if len(sharpness) and float(np.median(sharpness)) < 15:
         issues.append("the body part is blurred; hold the phone still and focus on it")
     if feature_survival and feature_survival < 0.6:

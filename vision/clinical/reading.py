@@ -3,7 +3,11 @@ clinician uses, and the quality verdict, as the one result schema."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from vision.clinical.detector import OscillationResult, episode_peak_to_peak
+from vision.clinical.events import Movement
+from vision.clinical.lookalikes import TURNING_SITES
 from vision.clinical.quality import assess, camera_mirrored
 from vision.locate.region import Placement
 from vision.motion.tracking import MotionTrace
@@ -11,7 +15,9 @@ from vision.schema import (
     Amplitude,
     AnalysisResult,
     Episode,
+    ExamEvent,
     Grades,
+    Quality,
     RegionAt,
     Tracking,
     VideoSummary,
@@ -34,6 +40,7 @@ def read_result(
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored,
                      quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
+    quality = with_exam_findings(quality, osc)
     result = AnalysisResult(
         site=placement.site,
         clonus_detected=osc.clonus_detected,
@@ -41,6 +48,8 @@ def read_result(
         beat_count=osc.beat_count,
         sustained=osc.sustained,
         episodes=[Episode.model_validate(e.model_dump()) for e in osc.episodes],
+        events=[_event(m, trace, placement.site) for m in osc.movements],
+        lookalikes=list(osc.lookalikes),
         amplitude=_amplitude(trace, osc, placement),
         regularity=osc.regularity,
         confidence=osc.confidence,
@@ -67,6 +76,32 @@ def _amplitude(trace: MotionTrace, osc: OscillationResult, placement: Placement)
         reference_length_px=round(length_px, 1) if length_px else None,
         peak_to_peak_deg=round(amp_deg, 3) if amp_deg is not None else None,
     )
+
+
+def _event(m: Movement, trace: MotionTrace, site: str) -> ExamEvent:
+    """A stretch or release as the schema gives it, with the turn about the joint where the
+    part turns: the tracked angle a little after the movement less a little before it."""
+    deg = None
+    if site in TURNING_SITES and trace.angle_deg is not None:
+        t, ok = trace.time_s, trace.valid & np.isfinite(trace.angle_deg)
+        before = ok & (t >= m.time_s - 0.25) & (t < m.time_s)
+        after = ok & (t > m.time_s + m.duration_s) & (t <= m.time_s + m.duration_s + 0.25)
+        if before.any() and after.any():
+            deg = round(abs(float(np.median(trace.angle_deg[after]) - np.median(trace.angle_deg[before]))), 2)
+    return ExamEvent(kind=m.kind, time_s=m.time_s, duration_s=m.duration_s, size_px=m.size_px, size_deg=deg)
+
+
+def with_exam_findings(quality: Quality, osc: OscillationResult) -> Quality:
+    """Review, with the reason, where a rhythm was found that is not clonus, or clonus with no
+    stretch seen before it (clonus is triggered: the video cannot show what started it)."""
+    issues = [f"a rhythm at {k.frequency_hz:.1f} Hz is not called clonus: {k.reason}" for k in osc.lookalikes]
+    main = main_episode(osc.episodes)
+    if main is not None and main.trigger_s is None:
+        issues.append("no stretch was seen before the beats (clonus starts at one): check on the video "
+                      "that the examiner stretched the part, and film from before the stretch")  # fmt: skip
+    if not issues or quality.verdict == "failed":
+        return quality
+    return quality.model_copy(update={"verdict": "review", "issues": quality.issues + issues})
 
 
 def region_path(trace: MotionTrace, info: VideoInfo, every_s: float = 0.2) -> list[RegionAt]:
@@ -104,5 +139,5 @@ def _withheld(result: AnalysisResult) -> AnalysisResult:
     rate, episodes, grades) that a reader could take for findings; the quality says why."""
     return result.model_copy(update=dict(
         clonus_detected=None, frequency_hz=None, beat_count=None, sustained=None, episodes=[],
-        amplitude=Amplitude(), regularity=None, confidence=None, grades=Grades(),
+        amplitude=Amplitude(), regularity=None, confidence=None, grades=Grades(), lookalikes=[],
     ))  # fmt: skip
