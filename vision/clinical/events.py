@@ -15,11 +15,12 @@ from scipy import signal
 
 _LEVEL_HZ = 2.0  # the part's held position: the displacement low-passed below every clonus band
 _SIDE_S = 0.3  # the levels before and after a movement are read this far from its middle
-_HOLD_S = 0.5  # a stretch is held at least this long (else it is a jolt or an adjustment)
+_HOLD_S = 0.5  # the part is held this long before and after a movement (else: a jolt, an adjustment)
 _MAX_RISE_S = 0.6  # "sudden": the movement itself takes no longer than this
 _NOISE_STEPS = 8.0  # a movement stands this many times above the slow change of the quiet parts
 _QUIET_PERCENTILE = 20.0  # the quiet parts: this percentile of the change over the recording
 _PART_SHARE = 0.04  # and moves the part by this share of its size, where the size is known
+_RANGE_SHARE = 0.1  # and by this share of the range its held position covers in the recording
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def find_movements(
     """Stretches and releases in a displacement on a uniform grid (``xy``: (n,) or (n, 2)).
 
     A movement is a peak of the held position's speed whose before and after levels differ by
-    more than ``_NOISE_STEPS`` times the change over the same span in its quiet parts (and by
-    ``_PART_SHARE`` of the part's size where known), completed within ``_MAX_RISE_S`` and held
+    more than ``_NOISE_STEPS`` times the change over the same span in its quiet parts, by
+    ``_RANGE_SHARE`` of the range the part is held over, and by ``_PART_SHARE`` of the part's
+    size where known; completed within ``_MAX_RISE_S`` and held
     for ``_HOLD_S``. The first is a stretch; one back towards where the stretch started is its
     release; one further the same way is a stretch again.
     """
@@ -58,6 +60,8 @@ def find_movements(
     size = np.linalg.norm(change, axis=1)
     ok = valid[2 * side :] & valid[: -2 * side] & valid[side:-side]
     floor = _NOISE_STEPS * float(np.percentile(size[ok], _QUIET_PERCENTILE)) if ok.any() else np.inf
+    spread = np.percentile(level[valid], 98, axis=0) - np.percentile(level[valid], 2, axis=0)
+    floor = max(floor, _RANGE_SHARE * float(np.linalg.norm(spread)))
     if part_size_px:
         floor = max(floor, _PART_SHARE * part_size_px)
     found: list[Movement] = []
@@ -85,22 +89,24 @@ def _movement(
     time_s: np.ndarray, level: np.ndarray, valid: np.ndarray, fs: float, m: int, side: int
 ) -> Movement | None:
     """The movement about grid index ``m``: sudden and held, or None."""
-    n = len(level)
-    before = level[max(0, m - side)]
-    hold = int(round(_HOLD_S * fs))
-    after_span = level[min(n - 1, m + side) : min(n, m + side + hold)]
-    if len(after_span) < hold // 2 or not valid[m : min(n, m + side + hold)].all():
+    n, hold = len(level), int(round(_HOLD_S * fs))
+    first = max(0, m - side - hold)  # a stretch in the first second has less rest before it
+    if m - side - first < side or m + side + hold > n or not valid[first : m + side + hold].all():
         return None
-    after = after_span[0]
+    before, after = level[m - side], level[m + side]
     step = after - before
     size = float(np.linalg.norm(step))
-    drift = float(np.max(np.linalg.norm(after_span - after, axis=1)))
-    if size <= 0 or drift > 0.5 * size:  # not held: a jolt or an adjustment that comes back
+    # Held before and after: a stretch leaves rest, a release leaves the hold; an adjustment
+    # that comes straight back, or a jolt, is neither.
+    held_before = np.linalg.norm(level[first : m - side] - before, axis=1)
+    held_after = np.linalg.norm(level[m + side : m + side + hold] - after, axis=1)
+    wander = max(float(held_before.max()), float(held_after.max()))
+    if size <= 0 or wander > 0.5 * size:
         return None
     start_s, rise_s = _timing(time_s, level, step, before, m, side, fs)
     if rise_s > _MAX_RISE_S:
         return None
-    return Movement("stretch", round(start_s, 3), round(rise_s, 3), round(size, 3),
+    return Movement("stretch", round(float(start_s), 3), round(rise_s, 3), round(size, 3),
                     (float(step[0] / size), float(step[1] / size) if len(step) > 1 else 0.0))  # fmt: skip
 
 

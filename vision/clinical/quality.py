@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vision.motion.tracking import MotionTrace
-from vision.schema import Episode, Quality
+from vision.schema import Episode, Lookalike, Quality
 from vision.signal.filters import narrowband
 from vision.signal.resample import mean_rate_hz, uniform_grid
 
@@ -65,7 +65,7 @@ def _flicker_hz(time_s: np.ndarray, brightness: np.ndarray) -> float | None:
     return None
 
 
-def camera_mirrored(trace: MotionTrace, episode: Episode) -> bool:
+def camera_mirrored(trace: MotionTrace, episode: Episode | Lookalike) -> bool:
     """Whether an episode's rhythm is the camera's own shake seen backwards.
 
     On a part with too little texture the tracking points hold to the encoder's blocks, which

@@ -35,7 +35,8 @@ def read_result(
 ) -> AnalysisResult:
     """The result; where the motion could not be measured, without clinical figures."""
     main = main_episode(osc.episodes)
-    mirrored = main is not None and camera_mirrored(trace, main)
+    rhythm = main or next(iter(osc.lookalikes), None)  # whichever rhythm was found
+    mirrored = rhythm is not None and camera_mirrored(trace, rhythm)
     quality = assess(time_s=trace.time_s, valid=trace.valid, band_hz=band_hz,
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored,
