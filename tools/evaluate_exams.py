@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.evaluate import Scored, _fmt, share
@@ -31,6 +31,9 @@ class ExamRow(Scored):
     seconds: float
     duration_s: float
     error: str | None = None
+    stretch_errs_s: list[float | None] = field(default_factory=list)  # per true stretch: to the nearest found
+    lookalike: str | None = None  # what the recording shows instead of clonus (truth)
+    named: str = ""  # the look-alikes the analysis named
 
 
 def run_exam(name: str, spec: ExamSpec, folder: Path) -> ExamRow:
@@ -58,8 +61,11 @@ def run_exam(name: str, spec: ExamSpec, folder: Path) -> ExamRow:
     if truth["clonus"] and r.episodes:
         onset = min(abs(e.start_s - truth["start_s"]) for e in r.episodes)
     found = (r.clonus_detected, truth["frequency_hz"], r.frequency_hz, truth["beat_count"], r.beat_count)
+    found_s = [e.time_s for e in r.events if e.kind == "stretch"]
+    errs = [min((abs(f - s["time_s"]) for f in found_s), default=None) for s in truth["stretches"]]
     return ExamRow(*base, *found, n_true, len(r.episodes), onset, r.tracking.method, r.quality.verdict,
-                   "; ".join(r.quality.issues), time.perf_counter() - t0, spec.duration_s)  # fmt: skip
+                   "; ".join(r.quality.issues), time.perf_counter() - t0, spec.duration_s, None, errs,
+                   truth.get("lookalike"), ",".join(k.kind for k in r.lookalikes))  # fmt: skip
 
 
 def summarize_exams(rows: Iterable[ExamRow]) -> dict:
@@ -68,6 +74,8 @@ def summarize_exams(rows: Iterable[ExamRow]) -> dict:
     neg = [r for r in rows if not r.truth_clonus]
     found = [r for r in pos if r.detected and r.hz is not None]
     err = [abs(r.hz - r.truth_hz) for r in found]
+    stretches = [e for r in rows for e in r.stretch_errs_s]
+    looks = [r for r in rows if r.lookalike]
 
     return {
         "recordings": len(rows),
@@ -80,6 +88,11 @@ def summarize_exams(rows: Iterable[ExamRow]) -> dict:
         "frequency_median_err_hz": round(statistics.median(err), 4) if err else None,
         "beats_within_1": share(pos, lambda r: bool(r.detected) and abs(r.beats - r.truth_beats) <= 1),
         "episodes_right": share(rows, lambda r: r.episodes == r.truth_episodes),
+        "stretches": len(stretches),
+        "stretch_within_0.1s": share(stretches, lambda e: e is not None and e <= 0.1),
+        "lookalikes": len(looks),
+        "lookalikes_called_clonus": sum(1 for r in looks if r.detected),
+        "lookalikes_named": share(looks, lambda r: bool(r.named)),
         "errors": sum(1 for r in rows if r.error),
     }
 
@@ -97,12 +110,13 @@ def print_exam_rows(rows: list[ExamRow]) -> None:
         "ep",
         "method",
         "quality",
+        "named",
     )
     print("  ".join(f"{h:>8}" if i else f"{h:<22}" for i, h in enumerate(head)))
     for r in rows:
         ok = (r.detected is True) == r.truth_clonus
         cells = (r.name + ("" if ok else " ✗"), r.truth_clonus, r.detected, r.truth_hz, r.hz, r.truth_beats,
-                 r.beats, r.truth_episodes, r.episodes, r.method, r.verdict)  # fmt: skip
+                 r.beats, r.truth_episodes, r.episodes, r.method, r.verdict, r.named or "-")  # fmt: skip
         text = [_fmt(c) for c in cells]
         print("  ".join(f"{c:>8}" if i else f"{c:<22}" for i, c in enumerate(text)), r.reasons)
 

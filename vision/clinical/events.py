@@ -91,7 +91,7 @@ def _movement(
     """The movement about grid index ``m``: sudden and held, or None."""
     n, hold = len(level), int(round(_HOLD_S * fs))
     first = max(0, m - side - hold)  # a stretch in the first second has less rest before it
-    if m - side - first < side or m + side + hold > n or not valid[first : m + side + hold].all():
+    if m - side - first < int(0.1 * fs) or m + side + hold > n or not valid[first : m + side + hold].all():
         return None
     before, after = level[m - side], level[m + side]
     step = after - before

@@ -27,11 +27,11 @@ TURNING_SITES = ("ankle", "wrist")  # where the part turns about a joint (an ang
 _TRIGGER_BEFORE_S = 2.0  # the stretch starts at most this long before the episode's onset
 _TRIGGER_AFTER_S = 0.25  # ... or this little after it (the onset is read half a beat early)
 _TRIGGER_SWINGS = 1.0  # the stretch moves the part at least as far as one beat's swing
-_FROM_START_S = 0.75  # an episode beginning this close to the first frame was already going
+_FROM_START_S = 0.4  # an episode beginning this close to the first frame was already going
 _VOLUNTARY_SHARE = 0.2  # a swing of this share of the body length is a deliberate movement
 _VOLUNTARY_DEG = 15.0  # ... and so is a turn this large about the ankle or wrist (beats: 2–5°)
 _IRREGULAR_CV = 0.2  # clonus periods vary by a few percent; speech syllables by a third
-_FEW_BEATS, _FEW_IRREGULAR_CV = 6, 0.1  # pseudoclonus: usually fewer than 6 beats, irregular
+_FEW_BEATS, _FEW_IRREGULAR_CV = 6, 0.15  # pseudoclonus: usually fewer than 6 beats, irregular
 _VOLUNTARY_MAX_HZ = 4.5
 
 

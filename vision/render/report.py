@@ -41,17 +41,49 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
 
 
 def _episodes_section(res: AnalysisResult) -> str:
+    return _episodes_table(res) + _events_table(res) + _lookalikes_table(res)
+
+
+def _episodes_table(res: AnalysisResult) -> str:
     if not res.episodes:
         return ""
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{e.start_s:.2f} s</td><td>{e.end_s:.2f} s</td>"
         f"<td>{e.end_s - e.start_s:.1f} s</td><td>{e.beat_count}</td><td>{e.frequency_hz:.2f} Hz</td>"
-        f"<td>{'yes' if e.sustained else 'no'}</td></tr>"
+        f"<td>{'yes' if e.sustained else 'no'}</td>"
+        f"<td>{'none seen' if e.latency_s is None else f'{e.latency_s:.2f} s'}</td></tr>"
         for i, e in enumerate(res.episodes)
     )
     head = ("<tr><th>#</th><th>Onset</th><th>End</th><th>Duration</th><th>Beats</th><th>Frequency</th>"
-            "<th>Sustained</th></tr>")  # fmt: skip
+            "<th>Sustained</th><th>After the stretch</th></tr>")  # fmt: skip
     return f'<h2>Episodes</h2><table class="episodes" id="episodes-table">{head}{rows}</table>'
+
+
+def _events_table(res: AnalysisResult) -> str:
+    """The examiner's stretches and releases, as found in the part's movement."""
+    if not res.events:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(e.kind)}</td><td>{e.time_s:.2f} s</td><td>{e.duration_s:.2f} s</td>"
+        f"<td>{e.size_px:.0f} px{'' if e.size_deg is None else f' ({e.size_deg:.0f}°)'}</td></tr>"
+        for e in res.events
+    )
+    head = "<tr><th>Event</th><th>At</th><th>Took</th><th>Size</th></tr>"
+    return f'<h2>Exam events</h2><table class="events" id="events-table">{head}{rows}</table>'
+
+
+def _lookalikes_table(res: AnalysisResult) -> str:
+    """Rhythms found in the band and not called clonus, each with its reason."""
+    if not res.lookalikes:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(k.kind)}</td><td>{k.start_s:.2f}–{k.end_s:.2f} s</td><td>{k.frequency_hz:.2f} Hz</td>"
+        f"<td>{k.beat_count}</td><td>{_e(k.reason)}</td></tr>"
+        for k in res.lookalikes
+    )
+    head = "<tr><th>Not clonus</th><th>When</th><th>Rate</th><th>Beats</th><th>Why</th></tr>"
+    table = f'<table class="lookalikes" id="lookalikes-table">{head}{rows}</table>'
+    return f"<h2>Rhythms that are not clonus</h2>{table}"
 
 
 def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:

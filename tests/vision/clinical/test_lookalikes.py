@@ -116,3 +116,22 @@ def test_a_few_irregular_beats_after_a_stretch_are_pseudoclonus(periods_s):
     r = detect_oscillation(t, _noisy(t, _held(t) + beats, 7), site="ankle")
     assert not r.clonus_detected
     assert {k.kind for k in r.lookalikes} <= {"pseudoclonus"}
+
+
+def test_mains_flicker_is_named_where_it_aliases_and_daylight_is_not():
+    from vision.clinical.quality import assess, mains_aliases_hz
+
+    assert mains_aliases_hz(30.0) == [10.0]  # 100 Hz; 120 Hz aliases to a standstill
+    assert mains_aliases_hz(25.0) == [5.0]  # 120 Hz; 100 Hz to a standstill
+    t = np.arange(300) / 30.0
+    ok, band = np.ones(len(t), bool), (3.0, 12.0)
+
+    def issues(brightness):
+        q = assess(time_s=t, valid=ok, band_hz=band, brightness=brightness, sharpness=np.full(len(t), 50.0),
+                   feature_survival=0.9)  # fmt: skip
+        return [i for i in q.issues if "flickers" in i]
+
+    mains = 120 * (1 + 0.03 * np.sin(2 * np.pi * 100.0 * np.arange(300) / 30.0))
+    assert issues(mains) and "10 Hz" in issues(mains)[0]
+    clouds = 120 + np.cumsum(np.random.default_rng(0).normal(0, 0.8, len(t)))  # sun and shade moving
+    assert issues(clouds) == []
