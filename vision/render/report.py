@@ -54,9 +54,8 @@ def _episodes_table(res: AnalysisResult) -> str:
         f"<td>{'none seen' if e.latency_s is None else f'{e.latency_s:.2f} s'}</td></tr>"
         for i, e in enumerate(res.episodes)
     )
-    head = ("<tr><th>#</th><th>Onset</th><th>End</th><th>Duration</th><th>Beats</th><th>Frequency</th>"
-            "<th>Sustained</th><th>After the stretch</th></tr>")  # fmt: skip
-    return f'<h2>Episodes</h2><table class="episodes" id="episodes-table">{head}{rows}</table>'
+    head = ("#", "Onset", "End", "Duration", "Beats", "Frequency", "Sustained", "After the stretch")
+    return _table("Episodes", "episodes", head, rows)
 
 
 def _events_table(res: AnalysisResult) -> str:
@@ -68,8 +67,7 @@ def _events_table(res: AnalysisResult) -> str:
         f"<td>{e.size_px:.0f} px{'' if e.size_deg is None else f' ({e.size_deg:.0f}°)'}</td></tr>"
         for e in res.events
     )
-    head = "<tr><th>Event</th><th>At</th><th>Took</th><th>Size</th></tr>"
-    return f'<h2>Exam events</h2><table class="events" id="events-table">{head}{rows}</table>'
+    return _table("Exam events", "events", ("Event", "At", "Took", "Size"), rows)
 
 
 def _lookalikes_table(res: AnalysisResult) -> str:
@@ -81,9 +79,13 @@ def _lookalikes_table(res: AnalysisResult) -> str:
         f"<td>{k.beat_count}</td><td>{_e(k.reason)}</td></tr>"
         for k in res.lookalikes
     )
-    head = "<tr><th>Not clonus</th><th>When</th><th>Rate</th><th>Beats</th><th>Why</th></tr>"
-    table = f'<table class="lookalikes" id="lookalikes-table">{head}{rows}</table>'
-    return f"<h2>Rhythms that are not clonus</h2>{table}"
+    head = ("Not clonus", "When", "Rate", "Beats", "Why")
+    return _table("Rhythms that are not clonus", "lookalikes", head, rows)
+
+
+def _table(title: str, name: str, head: tuple[str, ...], rows: str) -> str:
+    cells = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return f'<h2>{_e(title)}</h2><table class="{name}" id="{name}-table"><tr>{cells}</tr>{rows}</table>'
 
 
 def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:
