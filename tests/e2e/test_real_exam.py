@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.exam import ExamSpec, Stretch, write_exam
+from tools.exam import ExamSpec, Stretch, lookalike_set, write_exam
 from vision.pipeline import analyze_video
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,10 @@ def test_clonus_on_a_held_stretch_of_the_lower_leg_alone(tmp_path, pan):
     assert r.frequency_hz == pytest.approx(truth["frequency_hz"], abs=0.1)
     assert abs(r.beat_count - truth["beat_count"]) <= 1
     assert r.episodes[0].start_s == pytest.approx(truth["start_s"], abs=0.1)
+    # The examiner's stretch is found where it began, and the episode follows it.
+    stretches = [e.time_s for e in r.events if e.kind == "stretch"]
+    assert min(abs(t - _STRETCH.at_s) for t in stretches) <= 0.1
+    assert r.episodes[0].trigger_s == pytest.approx(_STRETCH.at_s, abs=0.1)
     # The region's path is in the result; with the pan it moved by about the pan.
     path = r.tracking.path
     assert path and path[0].time_s == pytest.approx(0.0, abs=0.05)
@@ -41,3 +45,39 @@ def test_the_stretch_and_hold_without_beats_is_not_clonus(tmp_path):
     nothing = Stretch(at_s=2.0, size=25.0, beats=0, hold_s=2.5, seed=4)
     _, analysis = _exam(tmp_path, "none", stretches=(nothing,))
     assert analysis.result.clonus_detected is False
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("l00-tapping-wrist", "voluntary"), ("l06-tremor-ankle", "tremor")]
+)
+def test_look_alikes_are_not_clonus_and_say_why(tmp_path, name, kind):
+    spec = dict(lookalike_set())[name]
+    path = tmp_path / f"{name}.mp4"
+    write_exam(spec, path)
+    r = analyze_video(path, site=spec.site).result
+    assert r.clonus_detected is False and r.quality.verdict == "review"
+    assert [k.kind for k in r.lookalikes] == [kind]
+    assert any(r.lookalikes[0].reason in issue for issue in r.quality.issues)
+
+
+def test_a_test_pattern_has_no_body_part_and_says_so(tmp_path):
+    """FFmpeg's testsrc2 (moving colour bars, a counter): nothing a clinician filmed."""
+    import av
+
+    path = tmp_path / "testsrc2.mp4"
+    graph = av.filter.Graph()
+    source, sink = graph.add("testsrc2", "size=160x120:rate=30"), graph.add("buffersink")
+    source.link_to(sink)
+    graph.configure()
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for _ in range(180):
+            frame = sink.pull().reformat(format="yuv420p")
+            frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    r = analyze_video(path, site="auto").result
+    assert r.clonus_detected is False and r.tracking.method == "motion"
+    assert r.quality.verdict == "review"
+    assert any("no body part was recognized" in issue for issue in r.quality.issues)

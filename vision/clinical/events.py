@@ -15,7 +15,8 @@ from scipy import signal
 
 _LEVEL_HZ = 2.0  # the part's held position: the displacement low-passed below every clonus band
 _SIDE_S = 0.3  # the levels before and after a movement are read this far from its middle
-_HOLD_S = 0.5  # the part is held this long before and after a movement (else: a jolt, an adjustment)
+_HOLD_S = 0.5  # the part is held this long after a movement (else: a jolt, an adjustment) ...
+_REST_S = 0.25  # ... and was still this long before it (the examiner's hand may just have arrived)
 _MAX_RISE_S = 0.6  # "sudden": the movement itself takes no longer than this
 _NOISE_STEPS = 8.0  # a movement stands this many times above the slow change of the quiet parts
 _QUIET_PERCENTILE = 20.0  # the quiet parts: this percentile of the change over the recording
@@ -89,19 +90,18 @@ def _movement(
     time_s: np.ndarray, level: np.ndarray, valid: np.ndarray, fs: float, m: int, side: int
 ) -> Movement | None:
     """The movement about grid index ``m``: sudden and held, or None."""
-    n, hold = len(level), int(round(_HOLD_S * fs))
-    first = max(0, m - side - hold)  # a stretch in the first second has less rest before it
+    n, hold, rest = len(level), int(round(_HOLD_S * fs)), int(round(_REST_S * fs))
+    first = max(0, m - side - rest)  # a stretch in the first second has less rest before it
     if m - side - first < int(0.1 * fs) or m + side + hold > n or not valid[first : m + side + hold].all():
         return None
     before, after = level[m - side], level[m + side]
     step = after - before
     size = float(np.linalg.norm(step))
-    # Held before and after: a stretch leaves rest, a release leaves the hold; an adjustment
-    # that comes straight back, or a jolt, is neither.
-    held_before = np.linalg.norm(level[first : m - side] - before, axis=1)
-    held_after = np.linalg.norm(level[m + side : m + side + hold] - after, axis=1)
-    wander = max(float(held_before.max()), float(held_after.max()))
-    if size <= 0 or wander > 0.5 * size:
+    # At rest before and held after: a stretch leaves rest, a release leaves the hold; an
+    # adjustment that comes straight back, or a jolt, is neither.
+    rested = float(np.linalg.norm(level[first : m - side] - before, axis=1).max())
+    held = float(np.linalg.norm(level[m + side : m + side + hold] - after, axis=1).max())
+    if size <= 0 or rested > 0.3 * size or held > 0.5 * size:
         return None
     start_s, rise_s = _timing(time_s, level, step, before, m, side, fs)
     if rise_s > _MAX_RISE_S:

@@ -41,7 +41,7 @@ def read_result(
                      brightness=trace.mean_brightness, sharpness=trace.sharpness,
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored,
                      quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
-    quality = with_exam_findings(quality, osc)
+    quality = with_exam_findings(quality, osc, body_seen=placement.method != "motion")
     result = AnalysisResult(
         site=placement.site,
         clonus_detected=osc.clonus_detected,
@@ -92,10 +92,19 @@ def _event(m: Movement, trace: MotionTrace, site: str) -> ExamEvent:
     return ExamEvent(kind=m.kind, time_s=m.time_s, duration_s=m.duration_s, size_px=m.size_px, size_deg=deg)
 
 
-def with_exam_findings(quality: Quality, osc: OscillationResult) -> Quality:
+_NO_BODY = (
+    "no body part was recognized (the landmark models placed no limb or face in most of the video); "
+    "the region was placed where things move: check that the part is in view"
+)
+
+
+def with_exam_findings(quality: Quality, osc: OscillationResult, *, body_seen: bool = True) -> Quality:
     """Review, with the reason, where a rhythm was found that is not clonus, or clonus with no
-    stretch seen before it (clonus is triggered: the video cannot show what started it)."""
+    stretch seen before it (clonus is triggered: the video cannot show what started it), or no
+    clonus where no body part was recognized (then nothing says the part was even in view)."""
     issues = [f"a rhythm at {k.frequency_hz:.1f} Hz is not called clonus: {k.reason}" for k in osc.lookalikes]
+    if not body_seen and not osc.clonus_detected:
+        issues.append(_NO_BODY)
     main = main_episode(osc.episodes)
     if main is not None and main.trigger_s is None:
         issues.append("no stretch was seen before the beats (clonus starts at one): check on the video "

@@ -103,6 +103,25 @@ def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
     return float(np.median(seen)) if seen else None
 
 
+# The joint above each site's part: a limb is seen whole, not a hand or foot alone.
+_UPSTREAM = {"ankle": "knee", "knee": "hip", "wrist": "elbow"}
+_SEEN_SHARE = 0.5  # of the sampled frames, in which a body part must be seen
+
+
+def _seen_throughout(found: list[Seen], idx: list[int], upstream: int) -> list[Landmarks]:
+    """The people whose part (``idx``) and the joint above it are clearly seen and inside the
+    frame, or none unless that is so in at least ``_SEEN_SHARE`` of the sampled frames. A
+    patient's limb stays in view through an exam; a passer-by, or a cartoon that the pose
+    model takes for a person for a moment, does not."""
+    w, h = found[0].size
+    per_frame = [[p for p in f.people if min(p.visibility[idx].mean(), p.visibility[upstream]) > 0.5
+                  and _inside(p.xy_px[idx], w, h)] for f in found]  # fmt: skip
+    frames = sum(1 for people in per_frame if people)
+    if frames < max(2, _SEEN_SHARE * len(found)):
+        return []
+    return [p for people in per_frame for p in people]
+
+
 def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) -> Placement | None:
     """Where landmarks put the part, or None when no body part is found."""
     from models.registry import ModelUnavailableError
@@ -117,13 +136,11 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
     w, h = found[0].size
     candidates: list[tuple[float, Placement]] = []
     if site in _POSE_SITES:
-        people = [p for f in found for p in f.people]
         sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
         for name, sides in sites.items():
             for side, side_points in sides.items():
                 idx = [POSE[k] for k in side_points]
-                on_part = [p for p in people
-                           if p.visibility[idx].mean() > 0.5 and _inside(p.xy_px[idx], w, h)]  # fmt: skip
+                on_part = _seen_throughout(found, idx, POSE[f"{side}_{_UPSTREAM[name]}"])
                 if not on_part:
                     continue
                 roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
@@ -134,7 +151,7 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
     if site in _FACE_SITES:
         # The largest face of each frame (the patient, close to the camera).
         faces = [max(f.faces, key=lambda face: np.ptp(face.xy_px[:, 1])) for f in found if f.faces]
-        if faces:
+        if len(faces) >= max(2, _SEEN_SHARE * len(found)):
             pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
             roi = roi_from_points(pts, w, h, pad=0.15)
             located = Placement("jaw", "face", roi, _length_px(faces, FACE_LENGTH[:2]), FACE_LENGTH[2])
