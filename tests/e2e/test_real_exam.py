@@ -4,6 +4,7 @@ hold, the filmer panning; and the same exam without clonus."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tools.exam import ExamSpec, Stretch, lookalike_set, write_exam
@@ -39,6 +40,21 @@ def test_clonus_on_a_held_stretch_of_the_lower_leg_alone(tmp_path, pan):
     assert path and path[0].time_s == pytest.approx(0.0, abs=0.05)
     moved = (path[-1].x + path[-1].w / 2) - (path[0].x + path[0].w / 2)
     assert moved == pytest.approx(-pan, abs=0.05)
+
+
+def test_the_overlay_marks_the_stretch(tmp_path):
+    from vision.render.overlay import _EVENT, _Scene
+
+    _, analysis = _exam(tmp_path, "marked")
+    stretch = next(e for e in analysis.result.events if e.kind == "stretch")
+    scene = _Scene(analysis, 320, 180)
+    blank = np.zeros((180, 320, 3), np.uint8)
+
+    def marked(t: float) -> int:
+        return int(np.all(scene.draw(blank.copy(), t, None) == _EVENT, axis=2).sum())
+
+    assert marked(stretch.time_s + 0.1) > 50  # named on the frame and ticked on the panel
+    assert marked(stretch.time_s - 4.5) == 0  # before it is in the panel's window
 
 
 def test_the_stretch_and_hold_without_beats_is_not_clonus(tmp_path):

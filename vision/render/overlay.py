@@ -41,6 +41,8 @@ _POINT = (255, 230, 0)
 _EPISODE = (255, 140, 0)
 _TRACE = (120, 255, 160)
 _CURSOR = (255, 60, 60)
+_EVENT = (255, 80, 220)  # the examiner's stretch and release
+EVENT_S = 0.8  # an event's name stays on the frame this long
 _LIMB_LINES = {
     "ankle": (("knee", "ankle"), ("ankle", "heel"), ("heel", "foot_index"), ("ankle", "foot_index")),
     "knee": (("hip", "knee"), ("knee", "ankle")),
@@ -98,6 +100,7 @@ class _Scene:
             (e.start_s, e.end_s, np.asarray(e.beat_times_s), e.frequency_hz) for e in res.episodes
         ]
         self.beats = np.sort(np.concatenate([e[2] for e in self.episodes])) if self.episodes else np.zeros(0)
+        self.events = [(e.time_s, e.kind) for e in res.events]  # the examiner's stretches and releases
         self.panel_h = max(96, int(0.26 * min(width, height)) // 2 * 2)
         self.font = max(0.4, min(width, height) / 700)
         self.headline = headline(res, self.site)
@@ -145,6 +148,9 @@ class _Scene:
             cv2.rectangle(img, (1, 1), (self.w - 2, self.h - 2), _EPISODE, max(3, int(4 * self.font)))
             _text(img, f"episode {ep + 1}: beat {done}/{len(beats)}  {freq:.1f} Hz  t={t - start:.1f} s",
                   (10, int(64 * self.font) + 10), self.font, _EPISODE)  # fmt: skip
+        for at, kind in self.events:
+            if at <= t < at + EVENT_S:
+                _text(img, kind, (10, int(98 * self.font) + 14), self.font, _EVENT)
         return np.vstack([img, self._panel(t)])
 
     def _landmarks(self, img: np.ndarray, det: Detection) -> None:
@@ -187,6 +193,10 @@ class _Scene:
         for bt in self.beats[(self.beats >= t0) & (self.beats <= t0 + span)]:
             color = _EPISODE if bt <= t else (110, 110, 110)
             cv2.line(panel, (x_of(bt), 14), (x_of(bt), 24), color, 2)
+        for at, kind in self.events:
+            if t0 <= at <= t0 + span:
+                cv2.line(panel, (x_of(at), 12), (x_of(at), ph - 1), _EVENT, 2)
+                _text(panel, kind, (x_of(at) + 3, ph - 6), 0.6 * self.font, _EVENT)
         cv2.line(panel, (x_of(t), 12), (x_of(t), ph - 1), _CURSOR, 1)
         _text(
             panel,
