@@ -45,47 +45,37 @@ def _episodes_section(res: AnalysisResult) -> str:
 
 
 def _episodes_table(res: AnalysisResult) -> str:
-    if not res.episodes:
-        return ""
-    rows = "".join(
-        f"<tr><td>{i + 1}</td><td>{e.start_s:.2f} s</td><td>{e.end_s:.2f} s</td>"
-        f"<td>{e.end_s - e.start_s:.1f} s</td><td>{e.beat_count}</td><td>{e.frequency_hz:.2f} Hz</td>"
-        f"<td>{'yes' if e.sustained else 'no'}</td>"
-        f"<td>{'none seen' if e.latency_s is None else f'{e.latency_s:.2f} s'}</td></tr>"
-        for i, e in enumerate(res.episodes)
-    )
+    rows = [(i + 1, f"{e.start_s:.2f} s", f"{e.end_s:.2f} s", f"{e.end_s - e.start_s:.1f} s", e.beat_count,
+             f"{e.frequency_hz:.2f} Hz", "yes" if e.sustained else "no",
+             "none seen" if e.latency_s is None else f"{e.latency_s:.2f} s")
+            for i, e in enumerate(res.episodes)]
     head = ("#", "Onset", "End", "Duration", "Beats", "Frequency", "Sustained", "After the stretch")
-    return _table("Episodes", "episodes", head, rows)
+    return _table("Episodes", "episodes", head, rows)  # fmt: skip
 
 
 def _events_table(res: AnalysisResult) -> str:
     """The examiner's stretches and releases, as found in the part's movement."""
-    if not res.events:
-        return ""
-    rows = "".join(
-        f"<tr><td>{_e(e.kind)}</td><td>{e.time_s:.2f} s</td><td>{e.duration_s:.2f} s</td>"
-        f"<td>{e.size_px:.0f} px{'' if e.size_deg is None else f' ({e.size_deg:.0f}°)'}</td></tr>"
-        for e in res.events
-    )
-    return _table("Exam events", "events", ("Event", "At", "Took", "Size"), rows)
+    rows = [(e.kind, f"{e.time_s:.2f} s", f"{e.duration_s:.2f} s",
+             f"{e.size_px:.0f} px" + ("" if e.size_deg is None else f" ({e.size_deg:.0f}°)"))
+            for e in res.events]
+    return _table("Exam events", "events", ("Event", "At", "Took", "Size"), rows)  # fmt: skip
 
 
 def _lookalikes_table(res: AnalysisResult) -> str:
     """Rhythms found in the band and not called clonus, each with its reason."""
-    if not res.lookalikes:
-        return ""
-    rows = "".join(
-        f"<tr><td>{_e(k.kind)}</td><td>{k.start_s:.2f}–{k.end_s:.2f} s</td><td>{k.frequency_hz:.2f} Hz</td>"
-        f"<td>{k.beat_count}</td><td>{_e(k.reason)}</td></tr>"
-        for k in res.lookalikes
-    )
+    rows = [(k.kind, f"{k.start_s:.2f}–{k.end_s:.2f} s", f"{k.frequency_hz:.2f} Hz", k.beat_count, k.reason)
+            for k in res.lookalikes]  # fmt: skip
     head = ("Not clonus", "When", "Rate", "Beats", "Why")
     return _table("Rhythms that are not clonus", "lookalikes", head, rows)
 
 
-def _table(title: str, name: str, head: tuple[str, ...], rows: str) -> str:
+def _table(title: str, name: str, head: tuple[str, ...], rows: list[tuple]) -> str:
+    """A titled table of escaped cells; nothing without rows."""
+    if not rows:
+        return ""
     cells = "".join(f"<th>{_e(h)}</th>" for h in head)
-    return f'<h2>{_e(title)}</h2><table class="{name}" id="{name}-table"><tr>{cells}</tr>{rows}</table>'
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<h2>{_e(title)}</h2><table class="{name}" id="{name}-table"><tr>{cells}</tr>{body}</table>'
 
 
 def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:
