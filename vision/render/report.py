@@ -45,19 +45,34 @@ def _episodes_section(res: AnalysisResult) -> str:
 
 
 def _episodes_table(res: AnalysisResult) -> str:
-    rows = [(i + 1, f"{e.start_s:.2f} s", f"{e.end_s:.2f} s", f"{e.end_s - e.start_s:.1f} s", e.beat_count,
-             f"{e.frequency_hz:.2f} Hz", "yes" if e.sustained else "no",
-             "none seen" if e.latency_s is None else f"{e.latency_s:.2f} s")
-            for i, e in enumerate(res.episodes)]
+    rows = [
+        (
+            i + 1,
+            f"{e.start_s:.2f} s",
+            f"{e.end_s:.2f} s",
+            f"{e.end_s - e.start_s:.1f} s",
+            e.beat_count,
+            f"{e.frequency_hz:.2f} Hz",
+            "yes" if e.sustained else "no",
+            "none seen" if e.latency_s is None else f"{e.latency_s:.2f} s",
+        )
+        for i, e in enumerate(res.episodes)
+    ]
     head = ("#", "Onset", "End", "Duration", "Beats", "Frequency", "Sustained", "After the stretch")
     return _table("Episodes", "episodes", head, rows)  # fmt: skip
 
 
 def _events_table(res: AnalysisResult) -> str:
     """The examiner's stretches and releases, as found in the part's movement."""
-    rows = [(e.kind, f"{e.time_s:.2f} s", f"{e.duration_s:.2f} s",
-             f"{e.size_px:.0f} px" + ("" if e.size_deg is None else f" ({e.size_deg:.0f}°)"))
-            for e in res.events]
+    rows = [
+        (
+            e.kind,
+            f"{e.time_s:.2f} s",
+            f"{e.duration_s:.2f} s",
+            f"{e.size_px:.0f} px" + ("" if e.size_deg is None else f" ({e.size_deg:.0f}°)"),
+        )
+        for e in res.events
+    ]
     return _table("Exam events", "events", ("Event", "At", "Took", "Size"), rows)  # fmt: skip
 
 
