@@ -234,7 +234,7 @@ def _judged(found: _Found, c: BeatRun, kept: tuple[Episode, float], g: _Grid, co
     episode, cv = kept
     t0, swing = g.time_s[0], float(np.median(c.swings))
     rhythm = _rhythm(g, c, episode, cv, context.evidence)
-    verdict = judge(rhythm, context.movements, context.evidence.site)
+    verdict = judge(rhythm, context.movements, context.evidence.site, g.band)
     if verdict.lookalike is not None:
         span = episode.model_dump(include={"start_s", "end_s", "frequency_hz", "beat_count"})
         found.lookalikes.append(Lookalike(kind=verdict.lookalike, reason=verdict.reason or "", **span))

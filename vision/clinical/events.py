@@ -21,7 +21,7 @@ _MAX_RISE_S = 0.6  # "sudden": the movement itself takes no longer than this
 _NOISE_STEPS = 8.0  # a movement stands this many times above the slow change of the quiet parts
 _QUIET_PERCENTILE = 20.0  # the quiet parts: this percentile of the change over the recording
 _PART_SHARE = 0.04  # and moves the part by this share of its size, where the size is known
-_RANGE_SHARE = 0.1  # and by this share of the range its held position covers in the recording
+_MIN_PX = 1.0  # and by a pixel at least (the displacement's unit: pixels of the video)
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ def find_movements(
 
     A movement is a peak of the held position's speed whose before and after levels differ by
     more than ``_NOISE_STEPS`` times the change over the same span in its quiet parts, by
-    ``_RANGE_SHARE`` of the range the part is held over, and by ``_PART_SHARE`` of the part's
-    size where known; completed within ``_MAX_RISE_S`` and held
-    for ``_HOLD_S``. The first is a stretch; one back towards where the stretch started is its
-    release; one further the same way is a stretch again.
+    ``_MIN_PX``, and by ``_PART_SHARE`` of the part's size where known; completed within
+    ``_MAX_RISE_S``; still before it and held after it (``_REST_S``, ``_HOLD_S``). The first
+    is a stretch; one back towards where the stretch started is its release; one further the
+    same way is a stretch again.
     """
     xy = np.asarray(xy, float).reshape(len(time_s), -1)
     side = int(round(_SIDE_S * fs))
@@ -61,8 +61,7 @@ def find_movements(
     size = np.linalg.norm(change, axis=1)
     ok = valid[2 * side :] & valid[: -2 * side] & valid[side:-side]
     floor = _NOISE_STEPS * float(np.percentile(size[ok], _QUIET_PERCENTILE)) if ok.any() else np.inf
-    spread = np.percentile(level[valid], 98, axis=0) - np.percentile(level[valid], 2, axis=0)
-    floor = max(floor, _RANGE_SHARE * float(np.linalg.norm(spread)))
+    floor = max(floor, _MIN_PX)
     if part_size_px:
         floor = max(floor, _PART_SHARE * part_size_px)
     found: list[Movement] = []

@@ -10,6 +10,7 @@ clinician reads.
   about the joint, is voluntary (tapping, opening and closing): clonus beats are a few degrees.
 - A rhythm with no stretch below ``_VOLUNTARY_MAX_HZ`` is at the rate of voluntary tapping
   (2–5 Hz; toe tapping 2–4 Hz), under the 5–8 Hz of clonus.
+- Beats faster than the site's band are a tremor (physiological, or the filmer's hand).
 - Clonus is a stable limit cycle: periods that vary by more than ``_IRREGULAR_CV`` are
   speech or chewing at the jaw, an irregular rhythm elsewhere; fewer than ``_FEW_BEATS``
   beats varying by more than ``_FEW_IRREGULAR_CV`` are pseudoclonus.
@@ -83,6 +84,8 @@ def trigger_of(rhythm: Rhythm, movements: list[Movement]) -> Movement | None:
 
 
 _REASONS = {
+    "fast": "the beats ({hz:.1f} Hz) are faster than clonus at this site (up to {top:g} Hz): a physiological "
+    "tremor, or the filmer's hand",
     "irregular": "the beats are irregular (periods vary by {cv:.0%}; clonus varies by a few percent): {what}",
     "slow": "the rhythm ({hz:.1f} Hz) has no stretch before it and the rate of {what}, under the 5–8 Hz "
     "of clonus",
@@ -93,9 +96,13 @@ _REASONS = {
 }
 
 
-def judge(rhythm: Rhythm, movements: list[Movement], site: str | None) -> Judgement:
+def judge(
+    rhythm: Rhythm, movements: list[Movement], site: str | None, band_hz: tuple[float, float] = (3.0, 12.0)
+) -> Judgement:
     """Clonus (``lookalike`` None) or which look-alike, and why."""
     trigger = trigger_of(rhythm, movements)
+    if rhythm.frequency_hz > band_hz[1]:
+        return Judgement(trigger, "tremor", _REASONS["fast"].format(hz=rhythm.frequency_hz, top=band_hz[1]))
     few = rhythm.beat_count < _FEW_BEATS and rhythm.period_cv > _FEW_IRREGULAR_CV
     if few or rhythm.period_cv > _IRREGULAR_CV:
         speech = site == "jaw" and not few

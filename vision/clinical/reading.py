@@ -99,10 +99,14 @@ _NO_BODY = (
 
 
 def with_exam_findings(quality: Quality, osc: OscillationResult, *, body_seen: bool = True) -> Quality:
-    """Review, with the reason, where a rhythm was found that is not clonus, or clonus with no
+    """Review, with the reason, where the only rhythm found is not clonus, or clonus with no
     stretch seen before it (clonus is triggered: the video cannot show what started it), or no
     clonus where no body part was recognized (then nothing says the part was even in view)."""
-    issues = [f"a rhythm at {k.frequency_hz:.1f} Hz is not called clonus: {k.reason}" for k in osc.lookalikes]
+    issues = (
+        []
+        if osc.clonus_detected
+        else [f"a rhythm at {k.frequency_hz:.1f} Hz is not called clonus: {k.reason}" for k in osc.lookalikes]
+    )
     if not body_seen and not osc.clonus_detected:
         issues.append(_NO_BODY)
     main = main_episode(osc.episodes)
