@@ -15,7 +15,7 @@ from scipy import signal
 
 from vision.clinical.events import Movement, find_movements
 from vision.clinical.grades import grades_for
-from vision.clinical.lookalikes import Evidence, Rhythm, judge
+from vision.clinical.lookalikes import Evidence, Judgement, Rhythm, judge
 from vision.schema import DEFAULT_SITE, Episode, Grades, Lookalike, main_episode
 from vision.settings import DetectorSettings
 from vision.signal.beats import (
@@ -55,6 +55,7 @@ class OscillationResult:
     band_hz: tuple[float, float] = (3.0, 12.0)
     movements: list[Movement] = field(default_factory=list)  # the stretches and releases
     lookalikes: list[Lookalike] = field(default_factory=list)  # rhythms that are not clonus
+    judged: list[tuple[Rhythm, Judgement]] = field(default_factory=list, repr=False)  # every rhythm, and how
 
 
 def episode_peak_to_peak(
@@ -205,6 +206,7 @@ class _Found:
     cvs: list[float] = field(default_factory=list)
     amplitudes: list[float] = field(default_factory=list)
     lookalikes: list[Lookalike] = field(default_factory=list)
+    judged: list[tuple[Rhythm, Judgement]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ def _judged(found: _Found, c: BeatRun, kept: tuple[Episode, float], g: _Grid, co
     t0, swing = g.time_s[0], float(np.median(c.swings))
     rhythm = _rhythm(g, c, episode, cv, context.evidence)
     verdict = judge(rhythm, context.movements, context.evidence.site, g.band)
+    found.judged.append((rhythm, verdict))
     if verdict.lookalike is not None:
         span = episode.model_dump(include={"start_s", "end_s", "frequency_hz", "beat_count"})
         found.lookalikes.append(Lookalike(kind=verdict.lookalike, reason=verdict.reason or "", **span))
@@ -328,6 +331,7 @@ def _result(g: _Grid, sg: Spectrogram, found: _Found, moves: list[Movement]) -> 
         grades=grades_for(duration, detected, main.sustained if main else None),
         movements=[replace(m, time_s=round(m.time_s + float(t0), 3)) for m in moves],
         lookalikes=found.lookalikes,
+        judged=found.judged,
         time_s=g.time_s,
         displacement=g.y,
         filtered=g.y_band,

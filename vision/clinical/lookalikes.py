@@ -12,7 +12,7 @@ clinician reads.
   (2–5 Hz; toe tapping 2–4 Hz), under the 5–8 Hz of clonus.
 - Beats faster than the site's band are a tremor (physiological, or the filmer's hand).
 - Clonus is a stable limit cycle: periods that vary by more than ``_IRREGULAR_CV`` are
-  speech or chewing at the jaw, an irregular rhythm elsewhere; fewer than ``_FEW_BEATS``
+  speech or chewing at the jaw, an irregular rhythm elsewhere; fewer than ``FEW_BEATS``
   beats varying by more than ``_FEW_IRREGULAR_CV`` are pseudoclonus.
 """
 
@@ -32,7 +32,7 @@ _FROM_START_S = 0.4  # an episode beginning this close to the first frame was al
 _VOLUNTARY_SHARE = 0.2  # a swing of this share of the body length is a deliberate movement
 _VOLUNTARY_DEG = 15.0  # ... and so is a turn this large about the ankle or wrist (beats: 2–5°)
 _IRREGULAR_CV = 0.2  # clonus periods vary by a few percent; speech syllables by a third
-_FEW_BEATS, _FEW_IRREGULAR_CV = 6, 0.15  # pseudoclonus: usually fewer than 6 beats, irregular
+FEW_BEATS, _FEW_IRREGULAR_CV = 6, 0.15  # pseudoclonus: usually fewer than 6 beats, irregular
 _VOLUNTARY_MAX_HZ = 4.5
 
 
@@ -103,7 +103,7 @@ def judge(
     trigger = trigger_of(rhythm, movements)
     if rhythm.frequency_hz > band_hz[1]:
         return Judgement(trigger, "tremor", _REASONS["fast"].format(hz=rhythm.frequency_hz, top=band_hz[1]))
-    few = rhythm.beat_count < _FEW_BEATS and rhythm.period_cv > _FEW_IRREGULAR_CV
+    few = rhythm.beat_count < FEW_BEATS and rhythm.period_cv > _FEW_IRREGULAR_CV
     if few or rhythm.period_cv > _IRREGULAR_CV:
         speech = site == "jaw" and not few
         kind, what = ("speech", "speech or chewing") if speech else ("pseudoclonus", "pseudoclonus")

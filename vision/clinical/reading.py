@@ -7,7 +7,7 @@ import numpy as np
 
 from vision.clinical.detector import OscillationResult, episode_peak_to_peak
 from vision.clinical.events import Movement
-from vision.clinical.lookalikes import TURNING_SITES
+from vision.clinical.lookalikes import FEW_BEATS, TURNING_SITES
 from vision.clinical.quality import assess, camera_mirrored
 from vision.locate.region import Placement
 from vision.motion.tracking import MotionTrace
@@ -92,6 +92,12 @@ def _event(m: Movement, trace: MotionTrace, site: str) -> ExamEvent:
     return ExamEvent(kind=m.kind, time_s=m.time_s, duration_s=m.duration_s, size_px=m.size_px, size_deg=deg)
 
 
+# With 3–5 beats the periods' regularity is measured to about ±5 % (python -m tools.pseudoclonus_limits):
+# too coarse to tell unsustained clonus from pseudoclonus, whose rate is irregular.
+_FEW = (
+    "only {n} beats: unsustained clonus or pseudoclonus (irregular, usually fewer than 6 beats); so few "
+    "beats cannot show whether the rate is regular: judge on the video"
+)
 _NO_BODY = (
     "no body part was recognized (the landmark models placed no limb or face in most of the video); "
     "the region was placed where things move: check that the part is in view"
@@ -110,6 +116,8 @@ def with_exam_findings(quality: Quality, osc: OscillationResult, *, body_seen: b
     if not body_seen and not osc.clonus_detected:
         issues.append(_NO_BODY)
     main = main_episode(osc.episodes)
+    if main is not None and main.beat_count < FEW_BEATS:
+        issues.append(_FEW.format(n=main.beat_count))
     if main is not None and main.trigger_s is None:
         issues.append("no stretch was seen before the beats (clonus starts at one): check on the video "
                       "that the examiner stretched the part, and film from before the stretch")  # fmt: skip

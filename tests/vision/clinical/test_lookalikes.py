@@ -135,3 +135,20 @@ def test_mains_flicker_is_named_where_it_aliases_and_daylight_is_not():
     assert issues(mains) and "10 Hz" in issues(mains)[0]
     clouds = 120 + np.cumsum(np.random.default_rng(0).normal(0, 0.8, len(t)))  # sun and shade moving
     assert issues(clouds) == []
+
+
+def test_a_few_regular_beats_are_clonus_marked_for_review():
+    """3–5 beats measure their regularity too coarsely to rule out pseudoclonus (python -m
+    tools.pseudoclonus_limits): clonus, but the clinician is asked to judge on the video."""
+    from vision.clinical.reading import with_exam_findings
+    from vision.schema import Quality
+
+    t = sample_times(9.0, 30.0, jitter=0.05, seed=8)
+    beats, _ = _clonus(t, 8, beats=4)
+    osc = detect_oscillation(t, _noisy(t, _held(t) + beats, 8), site="ankle")
+    assert osc.clonus_detected and osc.beat_count == 4
+    quality = with_exam_findings(Quality(verdict="good"), osc)
+    assert quality.verdict == "review" and any("only 4 beats" in i for i in quality.issues)
+    many, _ = _clonus(t, 8, beats=12)
+    osc = detect_oscillation(t, _noisy(t, _held(t) + many, 8), site="ankle")
+    assert with_exam_findings(Quality(verdict="good"), osc).verdict == "good"
