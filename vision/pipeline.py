@@ -14,8 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from vision.clinical.detector import OscillationResult, detect_oscillation
 from vision.clinical.lookalikes import TURNING_SITES, Evidence
 from vision.clinical.reading import read_result
@@ -69,18 +67,17 @@ def analyze_video(
     report = progress or (lambda _fraction: None)
     placement, trace = _locate_and_track(path, info, site, roi, band, report)
     osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site, settings=detector,
-                             evidence=_evidence(trace, placement, info))  # fmt: skip
+                             evidence=_evidence(trace, placement))  # fmt: skip
     result = read_result(info, trace, osc, placement, band)
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info, detector=detector)
 
 
-def _evidence(trace: MotionTrace, placement: Placement, info: VideoInfo) -> Evidence:
-    """What tells the exam from its look-alikes: the region's diagonal where tracking started,
-    the body length on the landmarks (pixels of the video), and the part's turn where it turns."""
+def _evidence(trace: MotionTrace, placement: Placement) -> Evidence:
+    """What tells the exam from its look-alikes: the body length on the landmarks (pixels of
+    the video), and the part's turn where it turns."""
     turns = placement.site in TURNING_SITES and trace.angle_deg is not None
     return Evidence(
-        part_size_px=float(np.hypot(placement.roi.w * info.width, placement.roi.h * info.height)),
         body_length_px=placement.length_px,
         angle_time_s=trace.time_s if turns else None,
         angle_deg=trace.angle_deg if turns else None,

@@ -109,7 +109,7 @@ def detect_oscillation(
     rhythmic = sg.band_fraction >= settings.min_band_fraction
     runs = _beat_runs(g, sg, rhythmic, fundamental, peak_hz, settings)
     evidence = replace(evidence or Evidence(), site=site)
-    moves = find_movements(g.time_s - g.time_s[0], g.xy, g.valid, g.fs, part_size_px=evidence.part_size_px)
+    moves = find_movements(g.time_s - g.time_s[0], g.xy, g.valid, g.fs)
     found = _episodes(g, sg, runs, settings, _Context(moves, evidence))
     return _result(g, sg, found, moves)
 

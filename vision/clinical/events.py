@@ -20,7 +20,6 @@ _REST_S = 0.25  # ... and was still this long before it (the examiner's hand may
 _MAX_RISE_S = 0.6  # "sudden": the movement itself takes no longer than this
 _NOISE_STEPS = 8.0  # a movement stands this many times above the slow change of the quiet parts
 _QUIET_PERCENTILE = 20.0  # the quiet parts: this percentile of the change over the recording
-_PART_SHARE = 0.04  # and moves the part by this share of its size, where the size is known
 _MIN_PX = 1.0  # and by a pixel at least (the displacement's unit: pixels of the video)
 
 
@@ -40,17 +39,14 @@ def find_movements(
     xy: np.ndarray,
     valid: np.ndarray,
     fs: float,
-    *,
-    part_size_px: float | None = None,
 ) -> list[Movement]:
     """Stretches and releases in a displacement on a uniform grid (``xy``: (n,) or (n, 2)).
 
     A movement is a peak of the held position's speed whose before and after levels differ by
-    more than ``_NOISE_STEPS`` times the change over the same span in its quiet parts, by
-    ``_MIN_PX``, and by ``_PART_SHARE`` of the part's size where known; completed within
-    ``_MAX_RISE_S``; still before it and held after it (``_REST_S``, ``_HOLD_S``). The first
-    is a stretch; one back towards where the stretch started is its release; one further the
-    same way is a stretch again.
+    more than ``_NOISE_STEPS`` times the change over the same span in its quiet parts, and by
+    ``_MIN_PX``; completed within ``_MAX_RISE_S``; still before it and held after it (``_REST_S``,
+    ``_HOLD_S``). The first is a stretch; one back towards where the stretch started is its
+    release; one further the same way is a stretch again.
     """
     xy = np.asarray(xy, float).reshape(len(time_s), -1)
     side = int(round(_SIDE_S * fs))
@@ -62,8 +58,6 @@ def find_movements(
     ok = valid[2 * side :] & valid[: -2 * side] & valid[side:-side]
     floor = _NOISE_STEPS * float(np.percentile(size[ok], _QUIET_PERCENTILE)) if ok.any() else np.inf
     floor = max(floor, _MIN_PX)
-    if part_size_px:
-        floor = max(floor, _PART_SHARE * part_size_px)
     found: list[Movement] = []
     for peak in _peaks(size, ok, floor, side):
         m = peak + side  # index into the grid

@@ -38,11 +38,10 @@ _VOLUNTARY_MAX_HZ = 4.5
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the recording shows beside the displacement: the site, the region's diagonal and
-    the body length (in the displacement's unit), and the part's turn about the joint."""
+    """What the recording shows beside the displacement: the site, the body length (in the
+    displacement's unit), and the part's turn about the joint."""
 
     site: str | None = None
-    part_size_px: float | None = None
     body_length_px: float | None = None
     angle_time_s: np.ndarray | None = None
     angle_deg: np.ndarray | None = None
