@@ -10,7 +10,8 @@ clinician reads.
   about the joint, is voluntary (tapping, opening and closing): clonus beats are a few degrees.
 - A rhythm with no stretch below ``_VOLUNTARY_MAX_HZ`` is at the rate of voluntary tapping
   (2–5 Hz; toe tapping 2–4 Hz), under the 5–8 Hz of clonus.
-- Beats faster than the site's band are a tremor (physiological, or the filmer's hand).
+- Beats faster than the site's band, beyond their rate's measurement error, are a tremor
+  (physiological, or the filmer's hand).
 - Clonus is a stable limit cycle: periods that vary by more than ``_IRREGULAR_CV`` are
   speech or chewing at the jaw, an irregular rhythm elsewhere; fewer than ``FEW_BEATS``
   beats varying by more than ``_FEW_IRREGULAR_CV`` are pseudoclonus.
@@ -100,7 +101,7 @@ def judge(
 ) -> Judgement:
     """Clonus (``lookalike`` None) or which look-alike, and why."""
     trigger = trigger_of(rhythm, movements)
-    if rhythm.frequency_hz > band_hz[1]:
+    if rhythm.frequency_hz > band_hz[1] * (1 + _rate_error(rhythm)):
         return Judgement(trigger, "tremor", _REASONS["fast"].format(hz=rhythm.frequency_hz, top=band_hz[1]))
     few = rhythm.beat_count < FEW_BEATS and rhythm.period_cv > _FEW_IRREGULAR_CV
     if few or rhythm.period_cv > _IRREGULAR_CV:
@@ -118,6 +119,13 @@ def judge(
         kind, what = ("speech", "speech or chewing") if site == "jaw" else ("voluntary", "voluntary tapping")
         return Judgement(None, kind, _REASONS["slow"].format(hz=rhythm.frequency_hz, what=what))
     return Judgement(None)
+
+
+def _rate_error(rhythm: Rhythm) -> float:
+    """Twice the relative standard error of the measured rate: its periods' spread (at least the
+    detector's 2 % timing) over the root of their number. A rhythm at the band's edge is not
+    pushed out of it by its own measurement error."""
+    return 2.0 * max(rhythm.period_cv, 0.02) / max(1.0, rhythm.beat_count - 1) ** 0.5
 
 
 def _large_swing(rhythm: Rhythm) -> str | None:
