@@ -9,17 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from service.core.native_log import LOGGER as NATIVE_LOGGER
+from service.core.native_log import capture_native_stderr
+
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
-
-
-def _quiet_native_logs() -> None:
-    # MediaPipe/TFLite write to stderr from C++; keep the CLI's stderr for our own messages.
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class ProgressBar:
@@ -88,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     from vision.schema import SITE_CHOICES
 
     parser = argparse.ArgumentParser(prog="clonus", description="Measure clonus from an exam video.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show MediaPipe's and TensorFlow Lite's own log lines")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyze one video")
     analyze.add_argument("video", type=Path)
@@ -139,18 +137,26 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_native_logs()
+    """The command line's work; ``run`` is the program (it also quiets the native libraries)."""
     logging.basicConfig(level=logging.WARNING, format="clonus: %(message)s")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed a usage line
         return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    if args.verbose:
+        logging.getLogger(NATIVE_LOGGER).setLevel(logging.DEBUG)  # shown where run() captured them
     if args.command == "analyze" and not args.video.is_file():
         print(f"clonus: {args.video}: no such file", file=sys.stderr)
         return EXIT_BAD_INPUT
     return args.func(args)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``clonus``: MediaPipe's and TensorFlow Lite's own lines on stderr only with ``--verbose``."""
+    capture_native_stderr()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

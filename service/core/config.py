@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         False, description="Allow callbacks to loopback, link-local and private addresses (own network)"
     )
 
+    native_logs: bool = Field(
+        False, description="Also log MediaPipe's and TensorFlow Lite's own lines (clonus.native, DEBUG)"
+    )
+
     deidentify: bool = Field(True, description="Obscure faces (eyes for the jaw) in the overlay video")
     link_secret: str | None = Field(
         None, description="Signs report links; default: a random key kept in data_dir (set it to scale out)"

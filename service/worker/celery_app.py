@@ -12,11 +12,12 @@ import time
 
 import redis
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 from sqlalchemy.exc import OperationalError
 
 from service.analyses.job import run_analysis
 from service.core.config import Settings, get_settings
+from service.core.native_log import capture_native_stderr
 from service.worker.time_limit import time_limit_grace_s
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ def analyze_task(self, analysis_id: str) -> str:
 
 WORKER_KEY = "clonus:workers:"  # + hostname: set while a worker lives (readiness)
 WORKER_KEY_TTL_S = 15
+
+
+@worker_init.connect
+def _quiet_native(**_kwargs) -> None:
+    """Before the pool starts: the native libraries' lines go to ``clonus.native``."""
+    capture_native_stderr(verbose=_settings.native_logs)
 
 
 @worker_ready.connect

@@ -153,12 +153,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(**env_vars: str) -> Iterator[tuple[subprocess.Popen, int]]:
+def _server(stderr=subprocess.DEVNULL, **env_vars: str) -> Iterator[tuple[subprocess.Popen, int]]:
     """``python -m service.serve`` on a free port (settings from the environment), up."""
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "service.serve"], cwd=ROOT,
                               env={**os.environ, "CLONUS_PORT": str(port), **env_vars},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:
