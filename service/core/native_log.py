@@ -44,11 +44,30 @@ def capture_native_stderr(verbose: bool = False) -> None:
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    sys.stderr = open(saved_fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    ours = open(saved_fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    # Python's own writers (logging handlers included) keep the terminal: one writing to the pipe
+    # would be read back, logged, written again, and block the reader on its own pipe.
+    sys.stderr = sys.__stderr__ = ours
+    _repoint_handlers(ours)
     reader = threading.Thread(target=_forward, args=(read_fd,), name="native-stderr", daemon=True)
     reader.start()
     _state.update(saved_fd=saved_fd, reader=reader)
     atexit.register(_restore)
+
+
+def _repoint_handlers(stream) -> None:
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(v, logging.Logger))]  # fmt: skip
+    for handler in (h for lg in loggers for h in lg.handlers):
+        if isinstance(handler, logging.StreamHandler) and _writes_to_fd2(handler.stream):
+            handler.setStream(stream)
+
+
+def _writes_to_fd2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _forward(read_fd: int) -> None:

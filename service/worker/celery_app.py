@@ -12,7 +12,7 @@ import time
 
 import redis
 from celery import Celery
-from celery.signals import worker_init, worker_ready
+from celery.signals import celeryd_init, worker_ready
 from sqlalchemy.exc import OperationalError
 
 from service.analyses.job import run_analysis
@@ -50,9 +50,10 @@ WORKER_KEY = "clonus:workers:"  # + hostname: set while a worker lives (readines
 WORKER_KEY_TTL_S = 15
 
 
-@worker_init.connect
+@celeryd_init.connect
 def _quiet_native(**_kwargs) -> None:
-    """Before the pool starts: the native libraries' lines go to ``clonus.native``."""
+    """Before the worker sets up its logging and its pool: the native libraries' lines go to
+    ``clonus.native``."""
     capture_native_stderr(verbose=_settings.native_logs)
 
 

@@ -34,21 +34,28 @@ def test_analyze_prints_only_its_own_lines():
 
 def test_native_errors_and_foreign_lines_still_shown():
     """Only the libraries' informational lines and warnings are held back: an error line, a
-    crash report or anything unknown written to descriptor 2 still reaches stderr."""
+    crash report or anything unknown written to descriptor 2 still reaches stderr. A log handler
+    set up on descriptor 2 before (Celery's is on ``sys.__stderr__``) is moved to the terminal:
+    once, such a handler wrote each line back into the pipe and the reader blocked on it."""
     script = (
-        "import os, sys\n"
+        "import logging, os, sys, time\n"
+        "logging.basicConfig(format='early: %(message)s')\n"
         "from service.core.native_log import capture_native_stderr\n"
         "capture_native_stderr()\n"
+        "logging.getLogger().addHandler(logging.StreamHandler(sys.__stderr__))\n"
         "os.write(2, b'W0000 00:00:1796415575.130742    5837 x.cc:121] chatter\\n')\n"
         "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
         "os.write(2, b'E0000 00:00:1796415575.130742    5837 x.cc:9] the model is broken\\n')\n"
         "os.write(2, b'Fatal Python error: Segmentation fault\\n')\n"
         "print('ours', file=sys.stderr)\n"
+        "time.sleep(0.5)  # the reader handles the lines while the pipe is in place\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0
     assert "ours" in proc.stderr
+    assert "early: Fatal Python error" in proc.stderr
+    assert proc.stderr.count("Fatal Python error") == 2  # once per handler: not read back, again and again
     assert "the model is broken" in proc.stderr
     assert "Segmentation fault" in proc.stderr
     assert "chatter" not in proc.stderr
