@@ -11,12 +11,13 @@ from fastapi.routing import APIRoute
 from models.registry import configure as configure_models
 from service.analyses.endpoints import router as analyses_router
 from service.analyses.retention import retention_loop
-from service.core import problems
+from service.core import openapi, problems
 from service.core.config import Settings, get_settings
 from service.core.db import migrate
 from service.core.headers import NoStore
 from service.core.upload_gate import UploadGate
 from service.health.endpoints import router as health_router
+from service.webhooks import schemas as webhook_docs
 from service.webhooks.outbox import outbox_loop
 from service.worker.executors import make_executor
 from service.worker.recovery import recover, recovery_loop
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     problems.install(app)
+    openapi.install(app)
+    webhook_docs.document(app)
     app.add_middleware(UploadGate, settings=app.state.settings)
     app.add_middleware(NoStore)
     app.include_router(analyses_router)

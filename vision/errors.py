@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class VisionError(Exception):
-    """Base of every error the analysis reports about its input."""
+    """The analysis cannot take this input."""
 
     code = "analysis-error"
 
@@ -20,38 +20,56 @@ class VideoError(VisionError):
 
 
 class NotAVideoError(VideoError):
+    """Not a video at all (a still image, a document, random bytes)."""
+
     code = "not-a-video"
 
 
 class NoVideoStreamError(VideoError):
+    """A media file with no video track (audio only)."""
+
     code = "no-video-stream"
 
 
 class CorruptVideoError(VideoError):
+    """Truncated or damaged: frames cannot be decoded."""
+
     code = "corrupt-video"
 
 
 class UnsupportedCodecError(VideoError):
+    """A video track in a codec this service cannot decode."""
+
     code = "unsupported-codec"
 
 
 class NoFramesError(VideoError):
+    """A video track with no decodable frame."""
+
     code = "no-frames"
 
 
 class VideoTooShortError(VideoError):
+    """Shorter than the shortest exam analyzed (1 s)."""
+
     code = "video-too-short"
 
 
 class VideoTooLongError(VideoError):
+    """Longer than the length limit."""
+
     code = "video-too-long"
 
 
 class FrameTooLargeError(VideoError):
+    """Frames larger than the pixel limit."""
+
     code = "frame-too-large"
 
 
 class FrameTooSmallError(VideoError):
+    """Frames too small to find a body part in (under 64 px on the short side)."""
+
     code = "frame-too-small"
 
 
@@ -62,4 +80,6 @@ class AnalysisInputError(VisionError):
 
 
 class VideoGapError(VideoError):
+    """A hole of over 2 s between two frames (paused or cut)."""
+
     code = "video-gap"

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from service.analyses import repository, service
 from service.analyses.schemas import Accepted, AnalysisOut, AnalysisPage
 from service.core.deps import Bearer, Conf, Db, Key
+from service.core.openapi import GUARDED, problem_responses
 from service.core.problems import ProblemError, problem_response
 from vision.render.files import PLOTS
 from vision.schema import SiteChoice
@@ -29,7 +30,7 @@ _FILE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options":
 
 
 @router.post("/analyses", status_code=202, response_model=Accepted, name="create_analysis",
-             responses={409: {}, 413: {}, 415: {}, 422: {}})  # fmt: skip
+             responses=problem_responses(400, *GUARDED, 409, 413, 415, 422))  # fmt: skip
 async def create_analysis(
     request: Request,
     response: Response,
@@ -60,13 +61,15 @@ def _accepted_headers(response: Response, analysis_id: str) -> None:
     response.headers["Retry-After"] = "2"
 
 
-@router.get("/analyses/{analysis_id}", response_model=AnalysisOut, name="get_analysis")
+@router.get("/analyses/{analysis_id}", response_model=AnalysisOut, name="get_analysis",
+            responses=problem_responses(*GUARDED, 404))  # fmt: skip
 def get_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> AnalysisOut:
     """Status, progress, and the result when it succeeded (or the problem when it failed)."""
     return service.to_out(repository.owned(session, key, analysis_id), settings)
 
 
-@router.get("/analyses", response_model=AnalysisPage, name="list_analyses")
+@router.get("/analyses", response_model=AnalysisPage, name="list_analyses",
+            responses=problem_responses(*GUARDED, 422))  # fmt: skip
 def list_analyses(key: Key, session: Db, settings: Conf, limit: Annotated[int, Query(ge=1, le=100)] = 20,
                   cursor: str | None = None) -> AnalysisPage:  # fmt: skip
     """The caller's analyses, newest first; pass ``next_cursor`` back as ``cursor``."""
@@ -75,11 +78,22 @@ def list_analyses(key: Key, session: Db, settings: Conf, limit: Annotated[int, Q
                         next_cursor=rows[-1].id if more else None)  # fmt: skip
 
 
-@router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis")
+@router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis",
+               responses=problem_responses(*GUARDED, 404))  # fmt: skip
 def delete_analysis(analysis_id: str, key: Key, session: Db, settings: Conf) -> Response:
     """Erase the video and every artifact."""
     service.erase_analysis(session, settings, repository.owned(session, key, analysis_id))
     return Response(status_code=204)
+
+
+_FILE_PROBLEMS = problem_responses(400, *GUARDED, 403, 404, 416)
+
+
+def _file_responses(media_type: str) -> dict:
+    body = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"content": {media_type: body}, "description": "The file."},
+            206: {"content": {media_type: body}, "description": "The requested byte range."},
+            **_FILE_PROBLEMS}  # fmt: skip
 
 
 Exp = Annotated[str | None, Query(description="Signed link: expiry (Unix time)")]
@@ -116,14 +130,24 @@ class ReviewFileResponse(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-@router.get("/analyses/{analysis_id}/overlay.mp4", name="get_overlay", response_class=FileResponse)
+@router.get(
+    "/analyses/{analysis_id}/overlay.mp4",
+    name="get_overlay",
+    response_class=FileResponse,
+    responses=_file_responses("video/mp4"),
+)
 def get_overlay(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
                 sig: Sig = None) -> FileResponse:  # fmt: skip
     """The annotated, de-identified overlay video (range requests supported)."""
     return _file(creds, session, settings, analysis_id, "overlay", exp, sig)
 
 
-@router.get("/analyses/{analysis_id}/plots/{name}.png", name="get_plot", response_class=FileResponse)
+@router.get(
+    "/analyses/{analysis_id}/plots/{name}.png",
+    name="get_plot",
+    response_class=FileResponse,
+    responses=_file_responses("image/png"),
+)
 def get_plot(creds: Bearer, analysis_id: str, name: str, session: Db, settings: Conf, exp: Exp = None,
              sig: Sig = None) -> FileResponse:  # fmt: skip
     """A plot: displacement, spectrum or spectrogram."""
@@ -132,7 +156,12 @@ def get_plot(creds: Bearer, analysis_id: str, name: str, session: Db, settings: 
     return _file(creds, session, settings, analysis_id, name, exp, sig)
 
 
-@router.get("/analyses/{analysis_id}/report", name="get_report", response_class=FileResponse)
+@router.get(
+    "/analyses/{analysis_id}/report",
+    name="get_report",
+    response_class=FileResponse,
+    responses=_file_responses("text/html"),
+)
 def get_report(creds: Bearer, analysis_id: str, session: Db, settings: Conf, exp: Exp = None,
                sig: Sig = None) -> FileResponse:  # fmt: skip
     """The report page a clinician opens in a browser (with the API key, or the signed link

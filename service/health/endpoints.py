@@ -12,6 +12,7 @@ from service.analyses import repository
 from service.core import problems
 from service.core.config import Settings
 from service.core.db import STATUSES, engine_for, session_for
+from service.core.openapi import problem_responses
 from vision.schema import SCHEMA_VERSION
 
 router = APIRouter(tags=["health"])
@@ -23,7 +24,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok", "schema_version": SCHEMA_VERSION}
 
 
-@router.get("/readyz", name="readyz")
+@router.get("/readyz", name="readyz", responses=problem_responses(503))
 def readyz(request: Request):
     """Database, storage and workers reachable."""
     s: Settings = request.app.state.settings

@@ -5,7 +5,6 @@ it is sent, so that several web servers send each event once."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -74,12 +73,13 @@ def _attempt(settings: Settings, delivery_id: str) -> None:
 
 
 def _body(settings: Settings, row: Analysis) -> bytes:
-    from service.analyses.links import review_links
+    """The payload: the analysis as GET returns it (``AnalysisEvent`` in the OpenAPI document)."""
+    from service.analyses.service import to_out
+    from service.webhooks.schemas import AnalysisEvent
 
-    data = {"id": row.id, "status": row.status, "result": row.result, "error": row.error,
-            "links": review_links(settings, row.id, row.status)}  # fmt: skip
-    payload = {"type": f"analysis.{row.status}", "timestamp": utcnow().isoformat(), "data": data}
-    return json.dumps(payload, separators=(",", ":")).encode()
+    event = AnalysisEvent(type=f"analysis.{row.status}", timestamp=utcnow().isoformat(),
+                          data=to_out(row, settings))  # fmt: skip
+    return event.model_dump_json().encode()
 
 
 def _post(url: str, secret: str, msg_id: str, body: bytes, timeout_s: float) -> int | None:
