@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import Headers
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import Receive, Scope, Send
@@ -40,15 +40,18 @@ async def create_analysis(
     site: Annotated[SiteChoice, Form()] = "auto",
     roi: Annotated[str | None, Form(max_length=100, description="x,y,w,h as fractions of the frame")] = None,
     callback_url: Annotated[str | None, Form(max_length=2000)] = None,
+    subject: Annotated[
+        str | None, Form(max_length=80, description="Opaque: Patient/<id>, never a name")
+    ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Upload an exam video; the analysis runs as a job."""
     if len((await request.form()).getlist("video")) > 1:  # parsed once: the form is cached
         raise ProblemError(422, "invalid-request", "send one video per analysis")
-    await run_in_threadpool(service.check_form, settings, roi, callback_url)
-    row = service.new_row(key, site, roi, callback_url, idempotency_key)
+    await run_in_threadpool(service.check_form, settings, roi, callback_url, subject)
+    row = service.new_row(key, site, roi, callback_url, idempotency_key, subject)
     video_sha256 = await service.store_checked(video, row.id, settings)
-    row.payload_sha256 = service.payload_digest(video_sha256, site, roi, callback_url)
+    row.payload_sha256 = service.payload_digest(video_sha256, site, roi, callback_url, subject)
     kept = await run_in_threadpool(service.insert_once, settings, row)
     if kept is row:
         request.app.state.executor.submit(row.id)  # enqueued only after the commit
@@ -76,6 +79,24 @@ def list_analyses(key: Key, session: Db, settings: Conf, limit: Annotated[int, Q
     rows, more = repository.page(session, key, limit, cursor)
     return AnalysisPage(items=[service.to_out(r, settings) for r in rows],
                         next_cursor=rows[-1].id if more else None)  # fmt: skip
+
+
+_FHIR_BUNDLE = {"application/fhir+json": {"schema": {
+    "type": "object", "description": "A FHIR R4 Bundle (collection): Observations, a DiagnosticReport",
+    "properties": {"resourceType": {"const": "Bundle"}}, "required": ["resourceType"]}}}  # fmt: skip
+
+
+@router.get("/analyses/{analysis_id}/fhir", name="get_analysis_fhir", response_class=JSONResponse,
+            responses={200: {"content": _FHIR_BUNDLE, "description": "The analysis for the chart."},
+                       **problem_responses(*GUARDED, 404, 409)})  # fmt: skip
+def get_analysis_fhir(
+    request: Request, analysis_id: str, key: Key, session: Db, settings: Conf
+) -> JSONResponse:
+    """The analysis as a FHIR R4 Bundle: an Observation per finding (clonus present or absent,
+    frequency, beats, sustained, grades, quality) and a DiagnosticReport that references them
+    and the report page."""
+    bundle = service.fhir_bundle(repository.owned(session, key, analysis_id), settings, str(request.base_url))
+    return JSONResponse(bundle, media_type="application/fhir+json")
 
 
 @router.delete("/analyses/{analysis_id}", status_code=204, name="delete_analysis",

@@ -32,6 +32,7 @@ class AnalysisOut(BaseModel):
     status: JobStatus
     progress: int = Field(ge=0, le=100, description="Percent done.")
     site: SiteChoice = Field(description="The site asked for at upload.")
+    subject: str | None = Field(None, description="The opaque reference given at upload (Patient/<id>).")
     created_at: str = Field(description="ISO 8601, UTC.")
     result: AnalysisResult | None = Field(None, description="When the analysis succeeded.")
     error: Problem | None = Field(None, description="When the analysis failed: why.")

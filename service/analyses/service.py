@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 from fastapi import UploadFile
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.analyses import repository
+from service.analyses import fhir, repository
 from service.analyses.links import ARTIFACTS, review_links, verify
 from service.analyses.schemas import AnalysisOut
 from service.core.config import Settings
@@ -29,12 +32,38 @@ from vision.video.probe import probe
 
 def to_out(row: Analysis, settings: Settings) -> AnalysisOut:
     return AnalysisOut(id=row.id, status=row.status, progress=row.progress, site=row.site,
-                       created_at=row.created_at.isoformat(), result=row.result, error=row.error,
+                       subject=row.subject, created_at=aware(row.created_at).isoformat(),
+                       result=row.result, error=row.error,
                        links=review_links(settings, row.id, row.status))  # fmt: skip
 
 
-def check_form(settings: Settings, roi: str | None, callback_url: str | None) -> None:
+SUBJECT = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")  # a FHIR reference: opaque, never a name
+
+
+def aware(when: datetime) -> datetime:
+    """A stored time with its zone (SQLite gives them back without one; they are UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def fhir_bundle(row: Analysis, settings: Settings, base_url: str) -> dict:
+    """The finished analysis as a FHIR R4 Bundle; 409 while it is queued or running."""
+    if row.status not in ("succeeded", "failed"):
+        raise ProblemError(
+            409, "analysis-not-finished", f"the analysis is {row.status}; ask again when it ends"
+        )
+    links = review_links(settings, row.id, row.status) or {}
+    report_url = urljoin(base_url, links["report"]) if "report" in links else None
+    return fhir.bundle(row.id, row.result, row.error, row.subject, aware(row.created_at), report_url)
+
+
+def check_form(
+    settings: Settings, roi: str | None, callback_url: str | None, subject: str | None = None
+) -> None:
     """The form's fields, before the upload is stored (the callback's host may be resolved)."""
+    if subject is not None and not SUBJECT.fullmatch(subject):
+        raise ProblemError(
+            422, "invalid-subject", "subject is a FHIR reference such as Patient/8e1f2a (an id, not a name)"
+        )
     if roi:
         try:
             parse_roi(roi)
@@ -60,16 +89,18 @@ async def store_checked(video: UploadFile, analysis_id: str, settings: Settings)
     return digest
 
 
-def payload_digest(video_sha256: str, site: str, roi: str | None, callback_url: str | None) -> str:
+def payload_digest(video_sha256: str, site: str, roi: str | None, callback_url: str | None,
+                   subject: str | None = None) -> str:  # fmt: skip
     """What an idempotency key stands for: the video and the form's fields."""
-    fields = json.dumps([video_sha256, site, roi, callback_url])
+    fields = json.dumps([video_sha256, site, roi, callback_url, *([subject] if subject else [])])
     return hashlib.sha256(fields.encode()).hexdigest()
 
 
-def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None,
-            idempotency_key: str | None) -> Analysis:  # fmt: skip
-    return Analysis(id=str(uuid.uuid4()), key_id=key.id, site=site, roi=roi, callback_url=callback_url,
-                    idempotency_key=idempotency_key, status="queued", progress=0)  # fmt: skip
+def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None, idempotency_key: str | None,
+            subject: str | None = None, analysis_id: str | None = None) -> Analysis:  # fmt: skip
+    return Analysis(id=analysis_id or str(uuid.uuid4()), key_id=key.id, site=site, roi=roi,
+                    callback_url=callback_url, subject=subject, idempotency_key=idempotency_key,
+                    status="queued", progress=0)  # fmt: skip
 
 
 def insert_once(settings: Settings, row: Analysis) -> Analysis:

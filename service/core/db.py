@@ -48,6 +48,7 @@ class Analysis(Base):
     site: Mapped[str] = mapped_column(String(16), default="auto")
     roi: Mapped[str | None] = mapped_column(String(100), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(80), nullable=True)  # an opaque FHIR reference
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     payload_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what the key was used for
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
