@@ -17,6 +17,7 @@ from service.core.db import migrate
 from service.core.headers import NoStore
 from service.core.upload_gate import UploadGate
 from service.health.endpoints import router as health_router
+from service.uploads.endpoints import router as uploads_router
 from service.webhooks import schemas as webhook_docs
 from service.webhooks.outbox import outbox_loop
 from service.worker.executors import make_executor
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UploadGate, settings=app.state.settings)
     app.add_middleware(NoStore)
     app.include_router(analyses_router)
+    app.include_router(uploads_router)
     app.include_router(health_router)
     return app
 

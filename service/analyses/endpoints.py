@@ -51,10 +51,7 @@ async def create_analysis(
     await run_in_threadpool(service.check_form, settings, roi, callback_url, subject)
     row = service.new_row(key, site, roi, callback_url, idempotency_key, subject)
     video_sha256 = await service.store_checked(video, row.id, settings)
-    row.payload_sha256 = service.payload_digest(video_sha256, site, roi, callback_url, subject)
-    kept = await run_in_threadpool(service.insert_once, settings, row)
-    if kept is row:
-        request.app.state.executor.submit(row.id)  # enqueued only after the commit
+    kept = await run_in_threadpool(service.accept, settings, request.app.state.executor, row, video_sha256)
     _accepted_headers(response, kept.id)
     return Accepted(id=kept.id, status=kept.status)
 

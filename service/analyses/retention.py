@@ -11,6 +11,7 @@ from sqlalchemy import select
 from service.core.config import Settings
 from service.core.db import ENDED, Analysis, session_for, utcnow
 from service.core.storage import erase
+from service.uploads import store as uploads
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 3600
@@ -30,11 +31,14 @@ def purge_expired(settings: Settings) -> int:
 
 
 def retention_loop(settings: Settings, stop: threading.Event) -> None:
-    """Sweep now and every ``SWEEP_EVERY_S`` until ``stop`` is set."""
+    """Sweep now and every ``SWEEP_EVERY_S`` (sooner where uploads expire sooner) until ``stop``:
+    old analyses, and resumable uploads whose time ran out."""
+    every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry_s / 2))
     while True:
         try:
             purge_expired(settings)
+            uploads.purge_expired(settings)
         except Exception as exc:
             log.error("retention sweep failed: %s", type(exc).__name__)
-        if stop.wait(SWEEP_EVERY_S):
+        if stop.wait(every_s):
             return

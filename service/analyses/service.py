@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -20,7 +19,7 @@ from service.analyses import fhir, repository
 from service.analyses.links import ARTIFACTS, review_links, verify
 from service.analyses.schemas import AnalysisOut
 from service.core.config import Settings
-from service.core.db import Analysis, ApiKey, session_for, utcnow
+from service.core.db import Analysis, ApiKey, aware, session_for, utcnow
 from service.core.deps import authenticate
 from service.core.problems import ProblemError, vision_problem
 from service.core.storage import UploadTooLargeError, analysis_dir, erase, save_upload, video_path
@@ -38,11 +37,6 @@ def to_out(row: Analysis, settings: Settings) -> AnalysisOut:
 
 
 SUBJECT = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")  # a FHIR reference: opaque, never a name
-
-
-def aware(when: datetime) -> datetime:
-    """A stored time with its zone (SQLite gives them back without one; they are UTC)."""
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def fhir_bundle(row: Analysis, settings: Settings, base_url: str) -> dict:
@@ -79,14 +73,20 @@ async def store_checked(video: UploadFile, analysis_id: str, settings: Settings)
     dest = video_path(settings.data_dir, analysis_id)
     try:
         digest = await save_upload(video, dest, settings.max_upload_bytes)
-        await asyncio.to_thread(probe, dest, settings.video_limits)
     except UploadTooLargeError as exc:
         erase(settings.data_dir, analysis_id)
         raise ProblemError(413, "too-large", f"the upload exceeds {settings.max_upload_bytes} bytes") from exc
+    await check_stored(analysis_id, settings)
+    return digest
+
+
+async def check_stored(analysis_id: str, settings: Settings) -> None:
+    """Probe the stored video: a ProblemError (415/422) says why not, and then nothing is kept."""
+    try:
+        await asyncio.to_thread(probe, video_path(settings.data_dir, analysis_id), settings.video_limits)
     except VisionError as exc:
         erase(settings.data_dir, analysis_id)  # a rejected upload leaves nothing behind
         raise vision_problem(exc) from exc
-    return digest
 
 
 def payload_digest(video_sha256: str, site: str, roi: str | None, callback_url: str | None,
@@ -101,6 +101,15 @@ def new_row(key: ApiKey, site: str, roi: str | None, callback_url: str | None, i
     return Analysis(id=analysis_id or str(uuid.uuid4()), key_id=key.id, site=site, roi=roi,
                     callback_url=callback_url, subject=subject, idempotency_key=idempotency_key,
                     status="queued", progress=0)  # fmt: skip
+
+
+def accept(settings: Settings, executor, row: Analysis, video_sha256: str) -> Analysis:
+    """The stored, checked upload's analysis, queued (or the one its Idempotency-Key made)."""
+    row.payload_sha256 = payload_digest(video_sha256, row.site, row.roi, row.callback_url, row.subject)
+    kept = insert_once(settings, row)
+    if kept is row:
+        executor.submit(row.id)  # enqueued only after the commit
+    return kept
 
 
 def insert_once(settings: Settings, row: Analysis) -> Analysis:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
 
     max_upload_bytes: int = 500 * 1024 * 1024
+    upload_expiry_s: float = Field(
+        86400.0, description="A resumable upload not continued for this long is erased with what it received"
+    )
     max_duration_s: float = VideoLimits.max_duration_s
     max_frame_pixels: int = VideoLimits.max_frame_pixels
 

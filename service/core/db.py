@@ -8,7 +8,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -22,6 +33,11 @@ ENDED = ("succeeded", "failed")  # a job in these states runs no more
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(when: datetime) -> datetime:
+    """A stored time with its zone (SQLite gives them back without one; they are UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -58,6 +74,24 @@ class Analysis(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Upload(Base):
+    """A resumable (tus) upload: the bytes received so far are in ``uploads/<id>`` under the
+    data folder; when all have come, it becomes an analysis (``analysis_id``)."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored so far: the tus offset
+    fields: Mapped[dict] = mapped_column(JSON)  # site, roi, callback_url, subject from Upload-Metadata
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    lock_token: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a PATCH writing now
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    analysis_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class WebhookDelivery(Base):
