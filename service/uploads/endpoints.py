@@ -10,6 +10,7 @@ in ``Analysis-Location``. TUSKit, tus-android-client, Uppy and tuspy speak this.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from email.utils import format_datetime
 from typing import Annotated, Literal
 
@@ -79,9 +80,10 @@ _BYTES = {"schema": {"type": "string", "format": "binary"}}
 
 
 def _state(row: Upload, received: int | None = None) -> dict[str, str]:
+    expires = format_datetime(aware(row.expires_at).astimezone(UTC), usegmt=True)  # RFC 9110 date
     headers = {"Upload-Offset": str(row.received if received is None else received),
                "Upload-Length": str(row.length), "Cache-Control": "no-store",
-               "Upload-Expires": format_datetime(aware(row.expires_at), usegmt=True)}  # fmt: skip
+               "Upload-Expires": expires}  # fmt: skip
     if row.analysis_id:
         headers["Analysis-Location"] = f"/v1/analyses/{row.analysis_id}"
     return headers

@@ -20,6 +20,7 @@ from service.core.config import Settings
 from service.core.db import Analysis, engine_for, migrate, session_factory
 from service.keys.service import create_key
 from tests.e2e.conftest import child_pids, upload, wait_status
+from tests.paths import SAMPLES
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/11"
@@ -33,10 +34,9 @@ def env(tmp_path, monkeypatch):
               "CLONUS_STALE_AFTER_S": "3", "CLONUS_LEASE_RENEW_S": "0.5"}  # fmt: skip
     for k, v in values.items():
         monkeypatch.setenv(k, v)
-    with engine_for(PG).begin() as conn:  # a clean schema, then the migrations
-        conn.execute(
-            text("DROP TABLE IF EXISTS webhook_deliveries, analyses, api_keys, alembic_version CASCADE")
-        )
+    with engine_for(PG).begin() as conn:  # a clean schema (whatever tables it has), then the migrations
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     redis.Redis.from_url(REDIS).flushdb()
     settings = Settings()
     migrate(PG)
@@ -130,3 +130,30 @@ def test_readiness_needs_a_live_worker(env):
         while client.get("/readyz").status_code != 503:
             assert time.monotonic() < deadline, "a killed worker still counted as alive"
             time.sleep(0.5)
+
+
+def test_a_resumable_upload_on_the_scale_out_path(env):
+    """Issue 28 item 2 on PostgreSQL and Celery: a tus upload in two PATCHes (the lock and the
+    offset in the shared database) becomes an analysis that a worker runs."""
+    with session_factory(PG)() as s:
+        _, plain = create_key(s, "clinic")
+    headers = {"Authorization": f"Bearer {plain}", "Tus-Resumable": "1.0.0"}
+    data = (SAMPLES / "ankle_clonus.mp4").read_bytes()
+    worker = _worker()
+    try:
+        with TestClient(create_app(env)) as client:
+            _wait_ready(client)
+            created = client.post("/v1/uploads", headers={**headers, "Upload-Length": str(len(data))})
+            location = created.headers["Location"]
+            patch = {**headers, "Content-Type": "application/offset+octet-stream"}
+            half = len(data) // 2
+            first = client.patch(location, content=data[:half], headers={**patch, "Upload-Offset": "0"})
+            assert first.status_code == 204
+            stale = client.patch(location, content=data[half:], headers={**patch, "Upload-Offset": "0"})
+            assert stale.status_code == 409 and stale.headers["Upload-Offset"] == str(half)
+            last = client.patch(location, content=data[half:], headers={**patch, "Upload-Offset": str(half)})
+            analysis_id = last.headers["Analysis-Location"].rsplit("/", 1)[1]
+            done = wait_status(client, headers, analysis_id, ("succeeded", "failed"))
+            assert done["status"] == "succeeded" and done["result"]["clonus_detected"] is True
+    finally:
+        _stop(worker)
