@@ -33,7 +33,7 @@ async def write(request: Request, settings: Settings, row: Upload, offset: int, 
     the upload's size after. More bytes than declared: 413, and nothing of this PATCH kept."""
     received, renewed = offset, time.monotonic()
     try:
-        f = store.part_path(settings.data_dir, row.id).open("r+b")
+        f = store.part_path(settings.data_dir, row.id).open("r+b", buffering=0)  # on disk as it comes
     except FileNotFoundError as exc:  # terminated meanwhile
         raise ProblemError(404, "not-found", "no such upload (or it expired)") from exc
     with f:
