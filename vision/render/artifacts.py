@@ -59,7 +59,8 @@ def write_artifacts(
     written.update(write_plots(analysis, folder))
     report(0.95)
     page = render_report(analysis, plots={k: written[k] for k in PLOTS},
-                         overlay_name=OVERLAY if overlay else None, subtitle=subtitle)  # fmt: skip
+                         overlay_name=OVERLAY if overlay else None, subtitle=subtitle,
+                         deidentified=deidentify)  # fmt: skip
     _write_text(folder / REPORT, page)
     written["report"] = folder / REPORT
     report(1.0)

@@ -1,7 +1,10 @@
 """De-identify exam video: find faces (or, for the jaw, eyes) and obscure them.
 
-Faces are found with the MediaPipe face landmarker on the whole frame and on overlapping
-tiles (so a small face in a wide shot is found too), plus the face points of any pose found.
+Faces are found by a face detector made for it (BlazeFace full range) on the whole frame and
+on overlapping tiles of two sizes (a tile is the detector's own input size at the smallest, so a
+face about 16 px wide in a wide shot is found too), with the face landmarker (on the frame and
+on tiles) and the face points of any pose found as more evidence: a face any of them finds is
+obscured.
 A region is obscured by pixelation followed by a blur, strong enough that a face detector
 no longer finds a face there. Detection runs on every few frames; a region found at one
 detection is held until the next one and back to the previous one, so motion between
@@ -17,11 +20,15 @@ import cv2
 import numpy as np
 
 from vision.closing import Closing
-from vision.locate.landmarks import EYES, FaceLandmarker, Landmarks, PoseLandmarker
+from vision.locate.landmarks import EYES, FaceDetector, FaceLandmarker, Landmarks, PoseLandmarker
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 _POSE_FACE = tuple(range(11))  # BlazePose nose, eyes, ears, mouth
 _TILE_GRID = 2  # tiles per side, with 25 % overlap, besides the whole frame
+DETECTOR_TILES_PX = (
+    384,
+    192,
+)  # the face detector's tiles (its input is 192 px: no face shrinks in the smallest)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,17 @@ class Detection:
     boxes: tuple[Box, ...]
     pose: tuple[Landmarks, ...] = ()
     faces: tuple[Landmarks, ...] = ()
+
+    def scaled(self, k: float) -> Detection:
+        """The same, in the pixels of an image ``k`` times the size of the one searched."""
+        if k == 1.0:
+            return self
+
+        def marks(found):
+            return tuple(Landmarks(m.xy_px * k, m.visibility) for m in found)
+
+        boxes = tuple(tuple(v * k for v in box) for box in self.boxes)
+        return Detection(self.time_s, boxes, marks(self.pose), marks(self.faces))
 
 
 def _pad(box: Box, frac: float, width: int, height: int) -> Box:
@@ -56,6 +74,28 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _square_tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
+    """Tiles of ``side`` px overlapping by a quarter, covering the frame (none if it is smaller)."""
+    if side * 1.5 > max(width, height):
+        return []
+    step = int(side * 0.75)
+    xs = sorted({*range(0, max(1, width - side), step), max(0, width - side)})
+    ys = sorted({*range(0, max(1, height - side), step), max(0, height - side)})
+    return [(x, y, min(width, x + side), min(height, y + side)) for y in ys for x in xs]
+
+
+def _detected_faces(detector: FaceDetector, image: np.ndarray) -> list[Box]:
+    """Face boxes from the detector on the whole frame and on its tiles."""
+    h, w = image.shape[:2]
+    tiles = [(0, 0, w, h)] + [t for side in DETECTOR_TILES_PX for t in _square_tiles(w, h, side)]
+    boxes: list[Box] = []
+    for x0, y0, x1, y1 in tiles:
+        boxes += [
+            (a + x0, b + y0, c + x0, d + y0) for a, b, c, d in detector.detect_boxes(image[y0:y1, x0:x1])
+        ]
+    return boxes
+
+
 def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmarks]:
     h, w = image.shape[:2]
     found: list[Landmarks] = []
@@ -68,34 +108,58 @@ def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmark
 class FaceFinder(Closing):
     """Finds what to obscure in one frame: faces for limb sites, eyes for the jaw."""
 
-    def __init__(self, *, site: str, face_model: str, pose_model: str | None) -> None:
+    def __init__(self, *, site: str, face_model: str, pose_model: str | None, detector_model: str) -> None:
         self.site = site
         self._face = FaceLandmarker(face_model, video=False)
+        self._detector = FaceDetector(detector_model, video=False)
         self._pose = PoseLandmarker(pose_model, video=False) if pose_model and site != "jaw" else None
 
     def close(self) -> None:
         self._face.close()
+        self._detector.close()
         if self._pose is not None:
             self._pose.close()
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> Detection:
         h, w = image_rgb.shape[:2]
         pose = tuple(self._pose.detect(image_rgb)) if self._pose is not None else ()
+        detected = [_pad(b, 0.3, w, h) for b in _detected_faces(self._detector, image_rgb)]
         if self.site == "jaw":
             faces = tuple(self._face.detect(image_rgb))
-            boxes = [_pad(_bounds(f.xy_px[list(EYES)]), 0.45, w, h) for f in faces]
-            return Detection(time_s, tuple(boxes), pose, faces)
+            return Detection(time_s, tuple(_jaw_boxes(faces, detected, w, h)), pose, faces)
         faces = tuple(_faces_in_tiles(self._face, image_rgb))
-        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in faces]
-        for person in pose:
-            pts = person.xy_px[list(_POSE_FACE)]
-            if person.visibility[list(_POSE_FACE)].mean() < 0.3:
-                continue
-            x0, y0, x1, y1 = _bounds(pts)
-            size = max(x1 - x0, y1 - y0)  # ear to ear: the head is about twice that
-            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            boxes.append(_pad((cx - size, cy - 1.2 * size, cx + size, cy + size), 0.0, w, h))
-        return Detection(time_s, tuple(boxes), pose, faces)
+        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in faces] + detected
+        return Detection(time_s, tuple(boxes + _pose_heads(pose, w, h)), pose, faces)
+
+
+def _pose_heads(pose: tuple[Landmarks, ...], w: int, h: int) -> list[Box]:
+    """A head box around each seen pose's face points."""
+    boxes = []
+    for person in pose:
+        if person.visibility[list(_POSE_FACE)].mean() < 0.3:
+            continue
+        x0, y0, x1, y1 = _bounds(person.xy_px[list(_POSE_FACE)])
+        size = max(x1 - x0, y1 - y0)  # ear to ear: the head is about twice that
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        boxes.append(_pad((cx - size, cy - 1.2 * size, cx + size, cy + size), 0.0, w, h))
+    return boxes
+
+
+def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box], w: int, h: int) -> list[Box]:
+    """The jaw exam films the lower face: of each landmarked face, everything above the lower
+    eyelids (eyes, brows, forehead, hairline) is obscured; any other face found, whole."""
+    boxes = []
+    for face in faces:
+        fx0, fy0, fx1, fy1 = _bounds(face.xy_px)
+        eyes_bottom = _bounds(face.xy_px[list(EYES)])[3]
+        pad = 0.1 * (fy1 - fy0)
+        boxes.append(_pad((fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad), 0.0, w, h))
+    return boxes + [b for b in detected if not any(_centre_in(b, _bounds(f.xy_px)) for f in faces)]
+
+
+def _centre_in(box: Box, other: Box) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return other[0] <= cx <= other[2] and other[1] <= cy <= other[3]
 
 
 def near(detections: Iterable[Detection], time_s: float, hold_s: float) -> list[Detection]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SIDE_PX = 720
+DETECT_MAX_SIDE_PX = 1280  # faces are searched at up to this size (the overlay is drawn at MAX_SIDE_PX)
 DETECTIONS_PER_S = 6.0
 WINDOW_S = (4.0, 1.0)  # the panel shows this long before and after the current time
 FLASH_S = 0.12
@@ -233,10 +234,8 @@ def render_overlay(
             VideoWriter(tmp, width=w, height=h + scene.panel_h, fps=info.measured_fps, crf=23) as writer,
         ):
             composer = _Composer(scene, writer, finder, hold_s, deidentify)
-            for i, frame in enumerate(iter_frames(video, info, max_side_px=max(w, h))):
-                if frame.image.shape[:2] != (h, w):
-                    frame = type(frame)(frame.index, frame.time_s, cv2.resize(frame.image, (w, h)))
-                composer.add(frame, detect=i % step == 0)
+            for i, (frame, searched) in enumerate(_frames(video, info, w, h, search=finder is not None)):
+                composer.add(frame, detect=i % step == 0, searched=searched)
                 if progress is not None and i % 30 == 0:
                     progress(min(1.0, i / n_total))
             composer.flush()
@@ -246,6 +245,18 @@ def render_overlay(
     return Path(out)
 
 
+def _frames(video: str | Path, info, w: int, h: int, *, search: bool):
+    """Each frame at the overlay's size, and where faces are searched: the same frame at up to
+    DETECT_MAX_SIDE_PX (a face 16 px wide in the recording is 9 px in a 720-px overlay)."""
+    search_side = min(max(info.width, info.height), DETECT_MAX_SIDE_PX) if search else max(w, h)
+    for frame in iter_frames(video, info, max_side_px=max(search_side, w, h)):
+        searched = frame.image
+        if searched.shape[:2] != (h, w):
+            small = cv2.resize(searched, (w, h), interpolation=cv2.INTER_AREA)
+            frame = type(frame)(frame.index, frame.time_s, small)
+        yield frame, searched
+
+
 def _face_finder(site: str, deidentify: bool) -> FaceFinder | None:
     """The face finder for the overlay; None where the models are missing and faces need not
     be obscured. Raises OverlayUnavailableError where they must be."""
@@ -253,12 +264,13 @@ def _face_finder(site: str, deidentify: bool) -> FaceFinder | None:
 
     try:
         face_model = model_path("face_landmarker")
+        detector_model = model_path("face_detector")
         pose_model = model_path("pose_landmarker_full") if site != "jaw" else None
     except ModelUnavailableError as exc:
         if deidentify:
             raise OverlayUnavailableError(f"faces cannot be obscured: {exc}") from exc
         return None
-    return FaceFinder(site=site, face_model=face_model, pose_model=pose_model)
+    return FaceFinder(site=site, face_model=face_model, pose_model=pose_model, detector_model=detector_model)
 
 
 class _Composer:
@@ -274,11 +286,14 @@ class _Composer:
         self._t_first: float | None = None
         self._last_t = -1.0
 
-    def add(self, frame, detect: bool) -> None:
+    def add(self, frame, detect: bool, searched: np.ndarray | None = None) -> None:
+        """``searched``: the same frame, larger, where faces are looked for (default the frame)."""
         detections, pending, hold_s = self._detections, self._pending, self._hold_s
         self._t_first = frame.time_s if self._t_first is None else self._t_first
         if self._finder is not None and detect:
-            detections.append(self._finder.detect(frame.image, frame.time_s))
+            image = frame.image if searched is None else searched
+            found = self._finder.detect(image, frame.time_s)
+            detections.append(found.scaled(frame.image.shape[1] / image.shape[1]))
         pending.append(frame)
         newest = detections[-1].time_s if detections else frame.time_s
         while pending and (self._finder is None or newest >= pending[0].time_s + hold_s):

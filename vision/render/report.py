@@ -141,19 +141,31 @@ def _inline_png(path: Path, title: str) -> str:
     return f'<img alt="{_e(title)}" src="data:image/png;base64,{data}">'
 
 
+DEID_WORDS = {
+    True: "De-identified: every face in view is obscured (the patient's, the examiner's, anyone "
+    "else's; found by a face detector, the face landmarks and the pose; for the jaw exam, the eyes, "
+    "brows and forehead of the patient, and other faces whole). Not covered: clothing, tattoos, "
+    "jewellery, the room and anything in it, and the body itself. The video has no sound and no "
+    "metadata. Look before sharing it.",
+    False: "NOT de-identified: faces were kept (a clinic's own use). Do not share this video.",
+}
+
+
 def render_report(
     analysis: Analysis,
     *,
     plots: dict[str, Path] | None = None,
     overlay_name: str | None = OVERLAY,
     subtitle: str = "",
+    deidentified: bool = True,
 ) -> str:
-    """The report page as HTML text."""
+    """The report page as HTML text; ``deidentified``: whether the overlay's faces were obscured."""
     res = analysis.result
     cls, verdict, detail = verdict_words(res)
     if overlay_name:
         video_block = (f'<video id="overlay" controls muted playsinline preload="auto" '
-                       f'data-src="{_e(overlay_name)}"></video>')  # fmt: skip
+                       f'data-src="{_e(overlay_name)}"></video>'
+                       f'<p class="hint" id="deid">{_e(DEID_WORDS[deidentified])}</p>')  # fmt: skip
     else:
         video_block = '<p class="hint">The annotated video is not available for this analysis.</p>'
     plot_html = "".join(_inline_png(p, name) for name, p in (plots or {}).items() if p.is_file())
