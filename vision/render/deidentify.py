@@ -167,6 +167,35 @@ def near(detections: Iterable[Detection], time_s: float, hold_s: float) -> list[
     return [d for d in detections if abs(d.time_s - time_s) <= hold_s]
 
 
+def to_obscure(covering: list[Detection], time_s: float) -> list[Box]:
+    """Every box of the detections around ``time_s``, and where each face that moved between
+    a detection before and one after is at ``time_s`` (a face moving across the frame is
+    between the places it was found, also where one detection in between missed it)."""
+    boxes = [box for d in covering for box in d.boxes]
+    for d0 in (d for d in covering if d.time_s <= time_s):
+        for d1 in (d for d in covering if d.time_s > time_s):
+            u = (time_s - d0.time_s) / max(d1.time_s - d0.time_s, 1e-9)
+            boxes += [_lerp(b0, b1, u) for b0, b1 in _pairs(d0.boxes, d1.boxes)]
+    return boxes
+
+
+def _pairs(first: tuple[Box, ...], second: tuple[Box, ...]) -> list[tuple[Box, Box]]:
+    """Each box of ``first`` with the nearest of ``second``, where that is within 1.5 widths."""
+    out = []
+    for b0 in first:
+        c0 = np.array([(b0[0] + b0[2]) / 2, (b0[1] + b0[3]) / 2])
+        near_ = [(float(np.hypot(*(c0 - [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]))), b) for b in second]
+        if near_:
+            dist, b1 = min(near_)
+            if dist <= 1.5 * max(b0[2] - b0[0], b1[2] - b1[0]):
+                out.append((b0, b1))
+    return out
+
+
+def _lerp(b0: Box, b1: Box, u: float) -> Box:
+    return tuple(a + (b - a) * u for a, b in zip(b0, b1, strict=True))
+
+
 def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     """Pixelate and blur each box (an ellipse filling it) in place; returns the image."""
     h, w = image.shape[:2]

@@ -20,7 +20,7 @@ import numpy as np
 
 from vision.clinical.words import headline
 from vision.locate.landmarks import LOWER_JAW, POSE
-from vision.render.deidentify import Detection, FaceFinder, near, obscure
+from vision.render.deidentify import Detection, FaceFinder, near, obscure, to_obscure
 from vision.render.files import atomic_path
 from vision.schema import concrete_site
 from vision.signal.filters import unit_scaled
@@ -310,7 +310,7 @@ class _Composer:
         covering = near(self._detections, t, self._hold_s)
         image = frame.image
         if self._deidentify:
-            image = obscure(image, [box for d in covering for box in d.boxes])
+            image = obscure(image, to_obscure(covering, t))
         det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
         composed = self._scene.draw(image, t, det)
         self._last_t = max(t - self._t_first, self._last_t + 1e-4)
