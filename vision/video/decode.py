@@ -39,10 +39,14 @@ class Frame:
     image: np.ndarray  # upright, RGB (H, W, 3) or gray (H, W), uint8
 
 
+_TURNS_CW = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
 def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
-    """Rotate a stored frame clockwise by ``rotation_cw`` degrees."""
+    """Rotate a stored frame clockwise by ``rotation_cw`` degrees (OpenCV's blocked transpose:
+    the same pixels as ``np.rot90``, in about half the time on a frame)."""
     k = (rotation_cw // 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
+    return cv2.rotate(image, _TURNS_CW[k]) if k else image
 
 
 def iter_decoded(
