@@ -214,12 +214,13 @@ class FaceFinder(Closing):
         for box in fresh:
             for k in range(len(self._recent) - 1, -1, -1):
                 seen = self._recent[k]
-                candidates = self._follow(seen.image, [box])
-                found = _matched([box], candidates)
-                if not found:
+                candidates = [c for c in self._follow(seen.image, [box]) if _same_face(c, box)]
+                if not candidates:
                     break  # not yet in view there
-                box = candidates[found[0]]
-                seen.faces = [*seen.faces, box]  # (a box there already may have been a part of it)
+                # Every candidate is kept (a fast face may not be the nearest one); the nearest is
+                # followed on. A box there already may have been a part of it.
+                seen.faces = _distinct([*seen.faces, *candidates])
+                box = min(candidates, key=lambda c: _gap(c, box))
                 revised[k] = seen
         return [revised[k] for k in sorted(revised)]
 

@@ -75,6 +75,22 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, th, cv2.LINE_AA)
 
 
+def _limb_points(person, site: str) -> np.ndarray:
+    """The seen points of the site's limb lines, both sides."""
+    names = {f"{side}_{p}" for side in ("left", "right") for line in _LIMB_LINES.get(site, ()) for p in line}
+    return person.xy_px[[POSE[n] for n in names if n in POSE and person.visibility[POSE[n]] >= 0.5]]
+
+
+def _at_region(points: np.ndarray, region: np.ndarray | None) -> bool:
+    """Whether any of the points lies in the region grown by half its size (no region: yes)."""
+    if region is None:
+        return True
+    x0, y0, x1, y1 = region
+    gx, gy = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+    xs, ys = points[:, 0], points[:, 1]
+    return bool(np.any((xs >= x0 - gx) & (xs <= x1 + gx) & (ys >= y0 - gy) & (ys <= y1 + gy)))
+
+
 class _Scene:
     """Everything drawn on a frame, precomputed from the analysis."""
 
@@ -129,9 +145,9 @@ class _Scene:
         return None
 
     def draw(self, img: np.ndarray, t: float, det: Detection | None) -> np.ndarray:
-        if det is not None:
-            self._landmarks(img, det)
         box = self._region_at(t)
+        if det is not None:
+            self._landmarks(img, det, box)
         if box is not None:  # the region as it moved with the part
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             cv2.rectangle(img, (x0, y0), (x1, y1), _ROI, 2, cv2.LINE_AA)
@@ -154,13 +170,15 @@ class _Scene:
                 _text(img, kind, (10, int(98 * self.font) + 14), self.font, _EVENT)
         return np.vstack([img, self._panel(t)])
 
-    def _landmarks(self, img: np.ndarray, det: Detection) -> None:
+    def _landmarks(self, img: np.ndarray, det: Detection, region: np.ndarray | None) -> None:
+        """The landmarks that placed the region: the limb lines of a person whose limb is at the
+        region (another person's, a bystander's, are not drawn: they would only cover the picture)."""
         if self.site == "jaw":
-            for face in det.faces:
+            for face in (f for f in det.faces if _at_region(f.xy_px[list(LOWER_JAW)], region)):
                 for x, y in face.xy_px[list(LOWER_JAW)]:
                     cv2.circle(img, (int(x), int(y)), 2, _POINT, -1, cv2.LINE_AA)
             return
-        for person in det.pose:
+        for person in (p for p in det.pose if _at_region(_limb_points(p, self.site), region)):
             for side in ("left", "right"):
                 for a, b in _LIMB_LINES.get(self.site, ()):
                     ia, ib = POSE.get(f"{side}_{a}"), POSE.get(f"{side}_{b}")
