@@ -4,7 +4,8 @@ leaving a phone recording, a man in a car.
 
 Nobody marked these faces, so the independent detector (OpenCV's Haar cascade) marks them: each
 find in an upright source frame is a face × frame, and it counts as found again where the
-cascade finds a box of its size (0.5–2.5 times) centred on it in the overlay's frame. The overlay
+cascade finds a box of its size (0.5–2.5 times) centred on it in the overlay's frame (brought
+back to the source's size). The overlay
 is the real one, for a limb site (faces obscured whole). Not for the jaw: its exam needs the
 mouth and jaw in view, and with the eyes, brows and forehead obscured the cascade still finds the
 shape of a face there (in about half the frames of a face filling the picture).
@@ -39,9 +40,13 @@ class VideoRow:
     found_in_overlay: int  # of those, found again in the overlay
 
 
-def _finds(cascade, image: np.ndarray, min_px: int) -> list[np.ndarray]:
+def haar_finds(cascade, image: np.ndarray, shape: tuple[int, ...] | None = None) -> list[np.ndarray]:
+    """The cascade's face boxes (x0, y0, x1, y1), at least MIN_FACE_PX wide, in the image
+    brought to ``shape`` first (an overlay smaller than its source is enlarged back to it)."""
+    if shape is not None and image.shape[:2] != tuple(shape[:2]):
+        image = cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    found = cascade.detectMultiScale(gray, 1.1, 4, minSize=(min_px, min_px))
+    found = cascade.detectMultiScale(gray, 1.1, 4, minSize=(MIN_FACE_PX, MIN_FACE_PX))
     return [np.array([x, y, x + w, y + h], float) for x, y, w, h in found]
 
 
@@ -58,11 +63,10 @@ def score(source: Path, overlay: Path) -> tuple[int, int, int]:
     k = ovl[0].shape[1] / src[0].shape[1]  # the overlay may be smaller
     faces = again = 0
     for image, shown in zip(src, ovl, strict=True):
-        marked = _finds(cascade, image, MIN_FACE_PX)
+        marked = haar_finds(cascade, image)
         faces += len(marked)
         if marked:
-            picture = shown[: round(image.shape[0] * k)]
-            finds = [f / k for f in _finds(cascade, picture, max(12, round(MIN_FACE_PX * k)))]
+            finds = haar_finds(cascade, shown[: round(image.shape[0] * k)], image.shape)
             again += sum(any(_same(f, m) for f in finds) for m in marked)
     return len(src), faces, again
 

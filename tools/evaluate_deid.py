@@ -8,10 +8,12 @@ a bystander in dark glasses, both in full view), held by hand (a slow 2-px sway)
 foot beating at 6 Hz. The truth is where the hand-marked faces are in each frame. A face counts as
 obscured in a frame where the fine detail inside it (mean absolute Laplacian of its inner half)
 is under 40 % of the source's; an independent detector (OpenCV's Haar cascade) must find no
-face on a marked face in any overlay frame. A landmark or line the overlay draws over a face
-adds detail, so such a frame counts as not obscured (the measure errs on the safe side);
-``--keep-faces`` shows the measure calls faces left as they are not obscured. The overlay is
-the real one (``render_overlay`` after ``analyze_video``). Real face videos are measured too
+face on a marked face in any overlay frame, brought back to the recording's size (the overlay
+is drawn at 720 px at most: a 30-px face there would be under the cascade's 24-px minimum). A
+landmark or line the overlay draws over a face adds detail, so such a frame counts as not
+obscured (the measure errs on the safe side); ``--keep-faces`` shows the measure calls faces
+left as they are not obscured, and that the cascade finds them. The overlay is the real one
+(``render_overlay`` after ``analyze_video``). Real face videos are measured too
 (``tools.deid_videos``).
 """
 
@@ -28,7 +30,7 @@ import cv2
 import numpy as np
 
 from models.registry import model_path
-from tools.deid_videos import evaluate_videos
+from tools.deid_videos import evaluate_videos, haar_finds
 from tools.photos import GROUP, STREET, Photo, load_rgb, mean_face_width_px
 from vision.pipeline import analyze_video
 from vision.render.overlay import render_overlay
@@ -175,9 +177,7 @@ def score(source: Path, overlay: Path, truth: list[list[tuple]]) -> tuple[int, i
             total += 1
             kept = _detail(picture, tuple(v * k for v in box)) / max(_detail(image, box), 1e-6)
             obscured += kept < DETAIL_KEPT_MAX
-        gray = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)
-        found = cascade.detectMultiScale(gray, 1.1, 4, minSize=(24, 24))
-        haar += any(_on_a_face(np.array([x, y, x + w, y + h]) / k, faces) for x, y, w, h in found)
+        haar += any(_on_a_face(f, faces) for f in haar_finds(cascade, picture, image.shape))
     return total, obscured, haar
 
 

@@ -279,12 +279,14 @@ def near(detections: Iterable[Detection], time_s: float, hold_s: float) -> list[
 def to_obscure(covering: list[Detection], time_s: float) -> list[Box]:
     """Every box of the detections around ``time_s``, and where each face that moved between
     a detection before and one after is at ``time_s`` (a face moving across the frame is
-    between the places it was found, also where one detection in between missed it)."""
+    between the places it was found, also where one detection in between missed it). A box
+    in between is grown by a quarter of the way the face went (it need not go at an even pace,
+    and the faster it goes, the less its boxes agree)."""
     boxes = [box for d in covering for box in d.boxes]
     for d0 in (d for d in covering if d.time_s <= time_s):
         for d1 in (d for d in covering if d.time_s > time_s):
             u = (time_s - d0.time_s) / max(d1.time_s - d0.time_s, 1e-9)
-            boxes += [_lerp(b0, b1, u) for b0, b1 in _pairs(d0.boxes, d1.boxes)]
+            boxes += [_grown(_lerp(b0, b1, u), 0.25 * _gap(b0, b1)) for b0, b1 in _pairs(d0.boxes, d1.boxes)]
     return boxes
 
 
@@ -299,6 +301,10 @@ def _pairs(first: tuple[Box, ...], second: tuple[Box, ...]) -> list[tuple[Box, B
             if dist <= 1.5 * max(b0[2] - b0[0], b1[2] - b1[0]):
                 out.append((b0, b1))
     return out
+
+
+def _grown(box: Box, by: float) -> Box:
+    return box[0] - by, box[1] - by, box[2] + by, box[3] + by
 
 
 def _lerp(b0: Box, b1: Box, u: float) -> Box:
