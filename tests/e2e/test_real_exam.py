@@ -51,7 +51,7 @@ def test_the_overlay_marks_the_stretch(tmp_path):
     blank = np.zeros((180, 320, 3), np.uint8)
 
     def marked(t: float) -> int:
-        return int(np.all(scene.draw(blank.copy(), t, None) == _EVENT, axis=2).sum())
+        return int(np.all(scene.draw(blank.copy(), t) == _EVENT, axis=2).sum())
 
     assert marked(stretch.time_s + 0.1) > 50  # named on the frame and ticked on the panel
     assert marked(stretch.time_s - 4.5) == 0  # before it is in the panel's window

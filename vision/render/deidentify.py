@@ -256,14 +256,22 @@ def _pose_heads(pose: tuple[Landmarks, ...], w: int, h: int) -> list[Box]:
 
 def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box], w: int, h: int) -> list[Box]:
     """The jaw exam films the lower face: of each landmarked face, everything above the lower
-    eyelids (eyes, brows, forehead, hairline) is obscured; any other face found, whole."""
+    eyelids (eyes, brows, forehead, hairline) is obscured; any other face found (a box mostly
+    outside every landmarked face), whole."""
     boxes = []
     for face in faces:
         fx0, fy0, fx1, fy1 = _bounds(face.xy_px)
         eyes_bottom = _bounds(face.xy_px[list(EYES)])[3]
         pad = 0.1 * (fy1 - fy0)
         boxes.append(_pad((fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad), 0.0, w, h))
-    return boxes + [b for b in detected if not any(_centre_in(b, _bounds(f.xy_px)) for f in faces)]
+    return boxes + [b for b in detected if not any(_inside_share(b, _bounds(f.xy_px)) > 0.3 for f in faces)]
+
+
+def _inside_share(box: Box, other: Box) -> float:
+    """The share of ``box``'s area that lies inside ``other``."""
+    w = max(0.0, min(box[2], other[2]) - max(box[0], other[0]))
+    h = max(0.0, min(box[3], other[3]) - max(box[1], other[1]))
+    return w * h / max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
 
 
 def _centre_in(box: Box, other: Box) -> bool:

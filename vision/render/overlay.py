@@ -144,10 +144,14 @@ class _Scene:
                 return i
         return None
 
-    def draw(self, img: np.ndarray, t: float, det: Detection | None) -> np.ndarray:
-        box = self._region_at(t)
+    def landmarks(self, img: np.ndarray, t: float, det: Detection | None) -> None:
+        """The landmarks drawn into the picture (before faces are obscured: none crosses a face)."""
         if det is not None:
-            self._landmarks(img, det, box)
+            self._landmarks(img, det, self._region_at(t))
+
+    def draw(self, img: np.ndarray, t: float) -> np.ndarray:
+        """The region, the beats, the words and the panel, over the (obscured) picture."""
+        box = self._region_at(t)
         if box is not None:  # the region as it moved with the part
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             cv2.rectangle(img, (x0, y0), (x1, y1), _ROI, 2, cv2.LINE_AA)
@@ -345,9 +349,10 @@ class _Composer:
         t = frame.time_s
         covering = near(self._detections, t, self._hold_s)
         image = frame.image
+        det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
+        self._scene.landmarks(image, t, det)
         if self._deidentify:
             image = obscure(image, to_obscure(covering, t))
-        det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
-        composed = self._scene.draw(image, t, det)
+        composed = self._scene.draw(image, t)
         self._last_t = max(t - self._t_first, self._last_t + 1e-4)
         self._writer.write(composed, self._last_t)
