@@ -5,10 +5,10 @@ leaving a phone recording, a man in a car.
 Nobody marked these faces, so the independent detector (OpenCV's Haar cascade) marks them: each
 find in an upright source frame is a face × frame, and it counts as found again where the
 cascade finds a box of its size (0.5–2.5 times) centred on it in the overlay's frame (brought
-back to the source's size). The overlay
-is the real one, for a limb site (faces obscured whole). Not for the jaw: its exam needs the
-mouth and jaw in view, and with the eyes, brows and forehead obscured the cascade still finds the
-shape of a face there (in about half the frames of a face filling the picture).
+back to the source's size). The overlay is the real one, for a limb site (faces obscured
+whole). Not for the jaw: its exam needs the mouth and jaw in view, and with the eyes, brows and
+forehead obscured the cascade still finds the shape of a face there (in about half the frames of
+a face filling the picture).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def haar_finds(cascade, image: np.ndarray, shape: tuple[int, ...] | None = None)
     return [np.array([x, y, x + w, y + h], float) for x, y, w, h in found]
 
 
-def _same(find: np.ndarray, face: np.ndarray) -> bool:
+def finds_face(find, face) -> bool:
+    """Whether a find (x0, y0, x1, y1) is of ``face``: centred on it and 0.5-2.5 times its width."""
     cx, cy, w = (find[0] + find[2]) / 2, (find[1] + find[3]) / 2, find[2] - find[0]
     return face[0] <= cx <= face[2] and face[1] <= cy <= face[3] and 0.5 <= w / (face[2] - face[0]) <= 2.5
 
@@ -67,7 +68,7 @@ def score(source: Path, overlay: Path) -> tuple[int, int, int]:
         faces += len(marked)
         if marked:
             finds = haar_finds(cascade, shown[: round(image.shape[0] * k)], image.shape)
-            again += sum(any(_same(f, m) for f in finds) for m in marked)
+            again += sum(any(finds_face(f, m) for f in finds) for m in marked)
     return len(src), faces, again
 
 

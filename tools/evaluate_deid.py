@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from models.registry import model_path
-from tools.deid_videos import evaluate_videos, haar_finds
+from tools.deid_videos import evaluate_videos, finds_face, haar_finds
 from tools.photos import GROUP, STREET, Photo, load_rgb, mean_face_width_px
 from vision.pipeline import analyze_video
 from vision.render.overlay import render_overlay
@@ -185,8 +185,7 @@ def _on_a_face(find, faces) -> bool:
     """A Haar find of a marked face: centred on it, and of its size (0.5-2.5 times its width).
     Elsewhere it is the cascade's own false alarm (a hand, a card; checked by eye on these
     recordings), and so is a find several faces wide over the blurred patches of a group."""
-    cx, cy, w = (find[0] + find[2]) / 2, (find[1] + find[3]) / 2, find[2] - find[0]
-    return any(x0 <= cx <= x1 and y0 <= cy <= y1 and 0.5 <= w / (x1 - x0) <= 2.5 for x0, y0, x1, y1 in faces)
+    return any(finds_face(find, face) for face in faces)
 
 
 def evaluate(out_dir: Path, recs: list[Recording], *, deidentify: bool = True) -> list[Row]:

@@ -154,9 +154,9 @@ class FaceFinder(Closing):
     Each call runs the face detector on the whole frame, on a share of the tiles (every tile
     once per SWEEP_DETECTIONS calls) and about each face found in the call before (followed);
     a face found for the first time (or whole for the first time) is followed back through the
-    frames since the last sweep,
-    which come back as revised detections. A face the detector loses (turned away, at a tile's
-    edge) stays obscured where it was last found for two sweeps, and is looked for there.
+    frames since the last sweep, which come back as revised detections. A face the detector
+    loses (turned away, at a tile's edge) stays obscured where it was last found for two
+    sweeps, and is looked for there.
     """
 
     def __init__(self, *, site: str, face_model: str, pose_model: str | None, detector_model: str) -> None:
@@ -295,15 +295,14 @@ def to_obscure(covering: list[Detection], time_s: float) -> list[Box]:
         for d1 in (d for d in covering if d.time_s > time_s):
             u = (time_s - d0.time_s) / max(d1.time_s - d0.time_s, 1e-9)
             boxes += [_grown(_lerp(b0, b1, u), 0.25 * _gap(b0, b1)) for b0, b1 in _pairs(d0.boxes, d1.boxes)]
-    return boxes
+    return list(dict.fromkeys(boxes))  # a box held over several detections is obscured once
 
 
 def _pairs(first: tuple[Box, ...], second: tuple[Box, ...]) -> list[tuple[Box, Box]]:
     """Each box of ``first`` with the nearest of ``second``, where that is within 1.5 widths."""
     out = []
     for b0 in first:
-        c0 = np.array([(b0[0] + b0[2]) / 2, (b0[1] + b0[3]) / 2])
-        near_ = [(float(np.hypot(*(c0 - [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]))), b) for b in second]
+        near_ = [(_gap(b0, b), b) for b in second]
         if near_:
             dist, b1 = min(near_)
             if dist <= 1.5 * max(b0[2] - b0[0], b1[2] - b1[0]):
