@@ -30,7 +30,7 @@ test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: setup  ## accuracy: 48 generated clips (found and in a drawn region); 25 recordings that look like a real exam and 11 look-alikes; real videos from PyPI packages as negatives; faces obscured, by width, on a real group photo
+eval: setup  ## accuracy: 48 generated clips (found and in a drawn region); 25 recordings that look like a real exam and 11 look-alikes; real videos from PyPI packages as negatives; faces obscured, by width, on real photos (a group, a street) and in real face videos
 	$(PY) -m tools.evaluate --out data/eval
 	$(PY) -m tools.evaluate_exams --out data/eval-exams
 	$(PY) -m tools.evaluate_real --out data/eval-real
