@@ -34,6 +34,7 @@ from tools.deid_videos import evaluate_videos, finds_face, haar_finds
 from tools.photos import GROUP, STREET, Photo, load_rgb, mean_face_width_px
 from vision.pipeline import analyze_video
 from vision.render.overlay import render_overlay
+from vision.video.writer import VideoWriter
 
 WIDTH, HEIGHT, FPS = 720, 1280, 30
 FACE_WIDTHS_PX = (16, 20, 24, 32, 48, 110)
@@ -140,15 +141,11 @@ def scene(rec: Recording) -> Iterator[tuple[float, np.ndarray, list[tuple]]]:
 def write_recording(path: Path, rec: Recording) -> list[list[tuple]]:
     """The recording, and the faces in view in each frame."""
     truth = []
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={"crf": "16"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for _t, image, faces in scene(rec):
+    with VideoWriter(path, width=WIDTH, height=HEIGHT, fps=FPS, crf=16, preset="medium",
+                     reproducible=True) as out:  # fmt: skip
+        for t, image, faces in scene(rec):
             truth.append(faces)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+            out.write(image, t)
     return truth
 
 
