@@ -35,6 +35,9 @@ FOLLOW_CROP = 4.0  # a face is followed in a square this many times its size ...
 FOLLOW_MIN_PX = 96  # ... and at least this wide
 FOUND_WHOLE = 1.33  # a face found before only in part (a box this much smaller) is followed back
 MIN_FACE_PX = 10  # a smaller "face" is the detector's noise (the faces to find are 16 px and up)
+# The detector's box runs from about the brows to the chin: on the hand-marked faces of the photos
+# its top lies 0.1-0.4 of the face's height below the face's (forehead and hairline left out).
+DETECTED_UP = 0.6
 HELD_DETECTIONS = 2 * SWEEP_DETECTIONS  # a face lost is obscured where last found this long, looked for
 
 
@@ -59,10 +62,17 @@ class Detection:
         return Detection(self.time_s, boxes, marks(self.pose), marks(self.faces))
 
 
-def _pad(box: Box, frac: float, width: int, height: int) -> Box:
+def _pad(box: Box, frac: float, up: float | None = None) -> Box:
+    """The box grown by ``frac`` of its size on each side (by ``up`` above, where given). It may
+    run past the frame's edge: a face there is obscured by the part of its ellipse in view."""
     x0, y0, x1, y1 = box
     px, py = frac * (x1 - x0), frac * (y1 - y0)
-    return (max(0.0, x0 - px), max(0.0, y0 - py), min(float(width), x1 + px), min(float(height), y1 + py))
+    return x0 - px, y0 - (frac if up is None else up) * (y1 - y0), x1 + px, y1 + py
+
+
+def _head(detected: Box) -> Box:
+    """What to obscure of a face the detector found: its box, grown to take in the forehead."""
+    return _pad(detected, 0.3, up=DETECTED_UP)
 
 
 def _bounds(points: np.ndarray) -> Box:
@@ -232,16 +242,15 @@ class FaceFinder(Closing):
         return tuple(found)
 
     def _detection(self, seen: _Searched) -> Detection:
-        h, w = seen.image.shape[:2]
-        detected = [_pad(b, 0.3, w, h) for b in seen.faces + seen.held]
+        detected = seen.faces + seen.held
         if self.site == "jaw":
             faces = seen.landmarked
-            return Detection(seen.time_s, tuple(_jaw_boxes(faces, detected, w, h)), seen.pose, faces)
-        boxes = [_pad(_bounds(f.xy_px), 0.25, w, h) for f in seen.landmarked] + detected
-        return Detection(seen.time_s, tuple(boxes + _pose_heads(seen.pose, w, h)), seen.pose, seen.landmarked)
+            return Detection(seen.time_s, tuple(_jaw_boxes(faces, detected)), seen.pose, faces)
+        boxes = [_pad(_bounds(f.xy_px), 0.25) for f in seen.landmarked] + [_head(b) for b in detected]
+        return Detection(seen.time_s, tuple(boxes + _pose_heads(seen.pose)), seen.pose, seen.landmarked)
 
 
-def _pose_heads(pose: tuple[Landmarks, ...], w: int, h: int) -> list[Box]:
+def _pose_heads(pose: tuple[Landmarks, ...]) -> list[Box]:
     """A head box around each seen pose's face points."""
     boxes = []
     for person in pose:
@@ -250,11 +259,11 @@ def _pose_heads(pose: tuple[Landmarks, ...], w: int, h: int) -> list[Box]:
         x0, y0, x1, y1 = _bounds(person.xy_px[list(_POSE_FACE)])
         size = max(x1 - x0, y1 - y0)  # ear to ear: the head is about twice that
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        boxes.append(_pad((cx - size, cy - 1.2 * size, cx + size, cy + size), 0.0, w, h))
+        boxes.append((cx - size, cy - 1.2 * size, cx + size, cy + size))
     return boxes
 
 
-def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box], w: int, h: int) -> list[Box]:
+def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box]) -> list[Box]:
     """The jaw exam films the lower face: of each landmarked face, everything above the lower
     eyelids (eyes, brows, forehead, hairline) is obscured; any other face found (a box mostly
     outside every landmarked face), whole."""
@@ -263,8 +272,9 @@ def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box], w: int, h: int
         fx0, fy0, fx1, fy1 = _bounds(face.xy_px)
         eyes_bottom = _bounds(face.xy_px[list(EYES)])[3]
         pad = 0.1 * (fy1 - fy0)
-        boxes.append(_pad((fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad), 0.0, w, h))
-    return boxes + [b for b in detected if not any(_inside_share(b, _bounds(f.xy_px)) > 0.3 for f in faces)]
+        boxes.append((fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad))
+    others = [b for b in detected if not any(_inside_share(b, _bounds(f.xy_px)) > 0.3 for f in faces)]
+    return boxes + [_head(b) for b in others]
 
 
 def _inside_share(box: Box, other: Box) -> float:
@@ -295,7 +305,9 @@ def to_obscure(covering: list[Detection], time_s: float) -> list[Box]:
         for d1 in (d for d in covering if d.time_s > time_s):
             u = (time_s - d0.time_s) / max(d1.time_s - d0.time_s, 1e-9)
             boxes += [_grown(_lerp(b0, b1, u), 0.25 * _gap(b0, b1)) for b0, b1 in _pairs(d0.boxes, d1.boxes)]
-    return list(dict.fromkeys(boxes))  # a box held over several detections is obscured once
+    # A box held over several detections is obscured once; the larger first, so that no edge of
+    # a large one's blur cuts through a small face obscured before it.
+    return sorted(dict.fromkeys(boxes), key=lambda b: (b[0] - b[2]) * (b[3] - b[1]))
 
 
 def _pairs(first: tuple[Box, ...], second: tuple[Box, ...]) -> list[tuple[Box, Box]]:
@@ -319,7 +331,8 @@ def _lerp(b0: Box, b1: Box, u: float) -> Box:
 
 
 def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """Pixelate and blur each box (an ellipse filling it) in place; returns the image."""
+    """Pixelate and blur each box (an ellipse filling it, cut at the frame's edge) in place;
+    returns the image."""
     h, w = image.shape[:2]
     for x0, y0, x1, y1 in boxes:
         ix0, iy0 = max(0, int(x0)), max(0, int(y0))
@@ -328,12 +341,14 @@ def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         if bw < 2 or bh < 2:
             continue
         patch = image[iy0:iy1, ix0:ix1]
-        cells = (max(1, bw // max(4, bw // 5)), max(1, bh // max(4, bh // 5)))  # about 5×5 cells
+        ew, eh = max(bw, x1 - x0), max(bh, y1 - y0)  # the whole ellipse's size
+        cells = (max(1, round(bw / max(4, ew / 5))), max(1, round(bh / max(4, eh / 5))))  # ~5×5 a face
         coarse = cv2.resize(patch, cells, interpolation=cv2.INTER_AREA)
         block = cv2.resize(coarse, (bw, bh), interpolation=cv2.INTER_NEAREST)
-        block = cv2.GaussianBlur(block, (0, 0), max(2.0, 0.08 * max(bw, bh)))
+        block = cv2.GaussianBlur(block, (0, 0), max(2.0, 0.08 * max(ew, eh)))
         mask = np.zeros((bh, bw), np.float32)
-        cv2.ellipse(mask, (bw // 2, bh // 2), (bw // 2, bh // 2), 0, 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.03 * max(bw, bh)))[..., None]
+        centre = (round((x0 + x1) / 2 - ix0), round((y0 + y1) / 2 - iy0))
+        cv2.ellipse(mask, centre, (round(ew / 2), round(eh / 2)), 0, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.03 * max(ew, eh)))[..., None]
         patch[:] = (patch * (1 - mask) + block * mask).astype(image.dtype)
     return image

@@ -144,14 +144,12 @@ class _Scene:
                 return i
         return None
 
-    def landmarks(self, img: np.ndarray, t: float, det: Detection | None) -> None:
-        """The landmarks drawn into the picture (before faces are obscured: none crosses a face)."""
-        if det is not None:
-            self._landmarks(img, det, self._region_at(t))
-
-    def draw(self, img: np.ndarray, t: float) -> np.ndarray:
-        """The region, the beats, the words and the panel, over the (obscured) picture."""
+    def marks(self, img: np.ndarray, t: float, det: Detection | None) -> None:
+        """The region, the tracked point, the beats and the landmarks, drawn into the picture
+        (before faces are obscured: no mark crosses a face)."""
         box = self._region_at(t)
+        if det is not None:
+            self._landmarks(img, det, box)
         if box is not None:  # the region as it moved with the part
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             cv2.rectangle(img, (x0, y0), (x1, y1), _ROI, 2, cv2.LINE_AA)
@@ -161,6 +159,9 @@ class _Scene:
             cv2.circle(img, p, max(3, int(4 * self.font)), _POINT, -1, cv2.LINE_AA)
             if len(self.beats) and np.any((self.beats <= t) & (self.beats > t - FLASH_S)):
                 cv2.circle(img, p, int(22 * self.font), _EPISODE, max(2, int(3 * self.font)), cv2.LINE_AA)
+
+    def draw(self, img: np.ndarray, t: float) -> np.ndarray:
+        """The words and the panel, over the (obscured) picture."""
         ep = self._episode_at(t)
         _text(img, self.headline, (10, int(30 * self.font) + 6), self.font)
         if ep is not None:
@@ -350,7 +351,7 @@ class _Composer:
         covering = near(self._detections, t, self._hold_s)
         image = frame.image
         det = min(covering, key=lambda d: abs(d.time_s - t)) if covering else None
-        self._scene.landmarks(image, t, det)
+        self._scene.marks(image, t, det)
         if self._deidentify:
             image = obscure(image, to_obscure(covering, t))
         composed = self._scene.draw(image, t)
