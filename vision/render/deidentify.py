@@ -264,17 +264,19 @@ def _pose_heads(pose: tuple[Landmarks, ...]) -> list[Box]:
 
 
 def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box]) -> list[Box]:
-    """The jaw exam films the lower face: of each landmarked face, everything above the lower
-    eyelids (eyes, brows, forehead, hairline) is obscured; any other face found (a box mostly
-    outside every landmarked face), whole."""
-    boxes = []
-    for face in faces:
-        fx0, fy0, fx1, fy1 = _bounds(face.xy_px)
-        eyes_bottom = _bounds(face.xy_px[list(EYES)])[3]
-        pad = 0.1 * (fy1 - fy0)
-        boxes.append((fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad))
-    others = [b for b in detected if not any(_inside_share(b, _bounds(f.xy_px)) > 0.3 for f in faces)]
-    return boxes + [_head(b) for b in others]
+    """The jaw exam films the patient's lower face: of the patient's face (the largest
+    landmarked one, as the exam's region is placed), everything above the lower eyelids (eyes,
+    brows, forehead, hairline) is obscured; every other face, landmarked or found (a box mostly
+    outside the patient's face), whole."""
+    if not faces:
+        return [_head(b) for b in detected]
+    patient = max(faces, key=lambda f: float(np.ptp(f.xy_px[:, 1])))
+    fx0, fy0, fx1, fy1 = face = _bounds(patient.xy_px)
+    eyes_bottom = _bounds(patient.xy_px[list(EYES)])[3]
+    pad = 0.1 * (fy1 - fy0)
+    boxes = [(fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad)]
+    boxes += [_pad(_bounds(f.xy_px), 0.25) for f in faces if f is not patient]
+    return boxes + [_head(b) for b in detected if _inside_share(b, face) <= 0.3]
 
 
 def _inside_share(box: Box, other: Box) -> float:
