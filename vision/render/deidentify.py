@@ -333,8 +333,8 @@ def _lerp(b0: Box, b1: Box, u: float) -> Box:
 
 
 def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """Pixelate and blur each box (an ellipse filling it, cut at the frame's edge) in place;
-    returns the image."""
+    """Pixelate each box to about 5 × 5 cells, smoothed (an ellipse filling the box, cut at the
+    frame's edge, feathered), in place; returns the image."""
     h, w = image.shape[:2]
     for x0, y0, x1, y1 in boxes:
         ix0, iy0 = max(0, int(x0)), max(0, int(y0))
@@ -344,10 +344,10 @@ def obscure(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
             continue
         patch = image[iy0:iy1, ix0:ix1]
         ew, eh = max(bw, x1 - x0), max(bh, y1 - y0)  # the whole ellipse's size
-        cells = (max(1, round(bw / max(4, ew / 5))), max(1, round(bh / max(4, eh / 5))))  # ~5×5 a face
+        cells = (max(1, round(bw / max(4, ew / 5))), max(1, round(bh / max(4, eh / 5))))
         coarse = cv2.resize(patch, cells, interpolation=cv2.INTER_AREA)
-        block = cv2.resize(coarse, (bw, bh), interpolation=cv2.INTER_NEAREST)
-        block = cv2.GaussianBlur(block, (0, 0), max(2.0, 0.08 * max(ew, eh)))
+        # The cells' means, interpolated: as smooth as a blur of the blocks, at a fraction of its cost.
+        block = cv2.resize(coarse, (bw, bh), interpolation=cv2.INTER_LINEAR)
         mask = np.zeros((bh, bw), np.float32)
         centre = (round((x0 + x1) / 2 - ix0), round((y0 + y1) / 2 - iy0))
         cv2.ellipse(mask, centre, (round(ew / 2), round(eh / 2)), 0, 0, 360, 1.0, -1)
