@@ -103,6 +103,11 @@ class _Landmarker(Closing):
             self._task = None
 
 
+def largest_face(faces: list[Landmarks] | tuple[Landmarks, ...]) -> Landmarks:
+    """The tallest face mesh: the patient's in a jaw exam (the face closest to the camera)."""
+    return max(faces, key=lambda face: float(np.ptp(face.xy_px[:, 1])))
+
+
 def _to_landmarks(points, width: int, height: int) -> Landmarks:
     xy = np.array([[p.x * width, p.y * height] for p in points], dtype=float)
     vis = np.array([getattr(p, "visibility", None) or 1.0 for p in points], dtype=float)

@@ -17,6 +17,7 @@ from vision.locate.landmarks import (
     FaceLandmarker,
     Landmarks,
     PoseLandmarker,
+    largest_face,
     shared_landmarker,
 )
 from vision.motion.geometry import roi_from_points
@@ -150,7 +151,7 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
                 candidates.append((_energy_in(energy, roi), located))
     if site in _FACE_SITES:
         # The largest face of each frame (the patient, close to the camera).
-        faces = [max(f.faces, key=lambda face: np.ptp(face.xy_px[:, 1])) for f in found if f.faces]
+        faces = [largest_face(f.faces) for f in found if f.faces]
         if len(faces) >= max(2, _SEEN_SHARE * len(found)):
             pts = np.concatenate([face.xy_px[list(LOWER_JAW)] for face in faces])
             roi = roi_from_points(pts, w, h, pad=0.15)

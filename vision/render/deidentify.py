@@ -24,7 +24,14 @@ import cv2
 import numpy as np
 
 from vision.closing import Closing
-from vision.locate.landmarks import EYES, FaceDetector, FaceLandmarker, Landmarks, PoseLandmarker
+from vision.locate.landmarks import (
+    EYES,
+    FaceDetector,
+    FaceLandmarker,
+    Landmarks,
+    PoseLandmarker,
+    largest_face,
+)
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 _POSE_FACE = tuple(range(11))  # BlazePose nose, eyes, ears, mouth
@@ -73,6 +80,11 @@ def _pad(box: Box, frac: float, up: float | None = None) -> Box:
 def _head(detected: Box) -> Box:
     """What to obscure of a face the detector found: its box, grown to take in the forehead."""
     return _pad(detected, 0.3, up=DETECTED_UP)
+
+
+def _whole_face(face: Landmarks) -> Box:
+    """What to obscure of a landmarked face: its mesh's bounds, grown by a quarter."""
+    return _pad(_bounds(face.xy_px), 0.25)
 
 
 def _bounds(points: np.ndarray) -> Box:
@@ -246,7 +258,7 @@ class FaceFinder(Closing):
         if self.site == "jaw":
             faces = seen.landmarked
             return Detection(seen.time_s, tuple(_jaw_boxes(faces, detected)), seen.pose, faces)
-        boxes = [_pad(_bounds(f.xy_px), 0.25) for f in seen.landmarked] + [_head(b) for b in detected]
+        boxes = [_whole_face(f) for f in seen.landmarked] + [_head(b) for b in detected]
         return Detection(seen.time_s, tuple(boxes + _pose_heads(seen.pose)), seen.pose, seen.landmarked)
 
 
@@ -270,12 +282,12 @@ def _jaw_boxes(faces: tuple[Landmarks, ...], detected: list[Box]) -> list[Box]:
     outside the patient's face), whole."""
     if not faces:
         return [_head(b) for b in detected]
-    patient = max(faces, key=lambda f: float(np.ptp(f.xy_px[:, 1])))
+    patient = largest_face(faces)
     fx0, fy0, fx1, fy1 = face = _bounds(patient.xy_px)
     eyes_bottom = _bounds(patient.xy_px[list(EYES)])[3]
     pad = 0.1 * (fy1 - fy0)
     boxes = [(fx0 - pad, fy0 - 0.4 * (fy1 - fy0), fx1 + pad, eyes_bottom + pad)]
-    boxes += [_pad(_bounds(f.xy_px), 0.25) for f in faces if f is not patient]
+    boxes += [_whole_face(f) for f in faces if f is not patient]
     return boxes + [_head(b) for b in detected if _inside_share(b, face) <= 0.3]
 
 
