@@ -14,13 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.clinical.crosscheck import cross_check, landmark_frames
 from vision.clinical.detector import OscillationResult, detect_oscillation
 from vision.clinical.lookalikes import TURNING_SITES, Evidence
 from vision.clinical.reading import read_result
 from vision.errors import AnalysisInputError
 from vision.locate.region import Placement, detect_landmarks, drawn_placement, place_part
+from vision.locate.trajectory import LANDMARK_METHODS, landmark_track
 from vision.motion.tracking import MotionTrace, track_region
-from vision.schema import SITE_CHOICES, AnalysisResult, Roi
+from vision.schema import SITE_CHOICES, AnalysisResult, Roi, SecondSignal, main_episode
 from vision.settings import DetectorSettings
 from vision.video.probe import VideoInfo, VideoLimits, probe
 from vision.video.single_pass import TRACK_MAX_SIDE_PX, DecodedPass, decode_once
@@ -65,10 +67,16 @@ def analyze_video(
     info = probe(path, limits, quantizer=True)
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
-    placement, trace = _locate_and_track(path, info, site, roi, band, report)
-    osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site, settings=detector,
-                             evidence=_evidence(trace, placement))  # fmt: skip
-    result = read_result(info, trace, osc, placement, band)
+    scale = max(1.0, max(info.width, info.height) / TRACK_MAX_SIDE_PX)
+    with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
+        sample = None if roi is not None else (lambda rgb: finder.submit(detect_landmarks, rgb, site))
+        with decode_once(path, info, sample=sample, progress=lambda f: report(0.5 * f)) as decoded:
+            placement = drawn_placement(site, roi) if roi is not None else _placed(decoded, site, band, scale)
+            trace = _tracked(decoded, placement, scale, report)
+            osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site,
+                                     settings=detector, evidence=_evidence(trace, placement))  # fmt: skip
+            second = _second_signal(decoded, placement, trace, osc, detector, scale)
+    result = read_result(info, trace, osc, placement, band, second)
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info, detector=detector)
 
@@ -85,30 +93,37 @@ def _evidence(trace: MotionTrace, placement: Placement) -> Evidence:
     )
 
 
-def _locate_and_track(
-    path: Path,
-    info: VideoInfo,
-    site: str,
-    roi: Roi | None,
-    band: tuple[float, float],
-    report: Callable[[float], None],
-) -> tuple[Placement, MotionTrace]:
-    """One decoding pass (landmarks found on their own thread meanwhile), then the part placed
-    (or the drawn region taken) and tracked over the spooled frames."""
-    scale = max(1.0, max(info.width, info.height) / TRACK_MAX_SIDE_PX)
-    with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
-        sample = None if roi is not None else (lambda rgb: finder.submit(detect_landmarks, rgb, site))
-        with decode_once(path, info, sample=sample, progress=lambda f: report(0.5 * f)) as decoded:
-            placement = drawn_placement(site, roi) if roi is not None else _placed(decoded, site, band, scale)
-            report(0.6)
-            n = max(1, len(decoded.spool))
+def _tracked(
+    decoded: DecodedPass, placement: Placement, scale: float, report: Callable[[float], None]
+) -> MotionTrace:
+    """The part tracked over the spooled frames (decoded once, landmarks found meanwhile)."""
+    report(0.6)
+    n = max(1, len(decoded.spool))
 
-            def tracked(i: int) -> None:
-                if i % 30 == 0:
-                    report(0.6 + 0.38 * i / n)
+    def tracked(i: int) -> None:
+        if i % 30 == 0:
+            report(0.6 + 0.34 * i / n)
 
-            trace = track_region(decoded.spool.frames(), placement.roi, scale=scale, progress=tracked)
-    return placement, trace
+    return track_region(decoded.spool.frames(), placement.roi, scale=scale, progress=tracked)
+
+
+def _second_signal(
+    decoded: DecodedPass,
+    placement: Placement,
+    trace: MotionTrace,
+    osc: OscillationResult,
+    detector: DetectorSettings,
+    scale: float,
+) -> SecondSignal | None:
+    """The main episode read again from the landmarks, where a landmark model placed the part."""
+    main = main_episode(osc.episodes)
+    if main is None or placement.method not in LANDMARK_METHODS or trace.region_px is None:
+        return None
+    start, stop, step = landmark_frames(trace.time_s, main)
+    frames = decoded.spool.frames(start, stop, step)
+    track = landmark_track(frames, site=placement.site, source=placement.method,
+                           region_px=trace.region_px[start:stop:step], scale=scale)  # fmt: skip
+    return cross_check(main, osc.amplitude_pp, track, site=placement.site, settings=detector)
 
 
 def _placed(decoded: DecodedPass, site: str, band: tuple[float, float], scale: float) -> Placement:

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # 1.1: amplitude.reference, and its fraction is of that body length; 1.2: video.quantizer;
 # 1.3: tracking.path (the region as it moved with the part); 1.4: events (the stretch and its
-# release), each episode's trigger and latency, lookalikes (rhythms that are not clonus, and why)
-SCHEMA_VERSION = "1.4"
+# release), each episode's trigger and latency, lookalikes (rhythms that are not clonus, and why);
+# 1.5: second_signal (the main episode's rhythm read from the landmarks too)
+SCHEMA_VERSION = "1.5"
 Site = Literal["ankle", "jaw", "wrist", "knee"]
 SiteChoice = Literal["auto", "ankle", "jaw", "wrist", "knee"]
 SITE_CHOICES: tuple[str, ...] = get_args(SiteChoice)  # for checks and command-line choices
@@ -128,6 +129,29 @@ class Tracking(_Model):
     )
 
 
+class SecondSignal(_Model):
+    """The main episode's rhythm measured a second, independent way: the landmarks' trajectory
+    (the part relative to the joint above it) run through the same detector."""
+
+    source: str = Field(description="pose | face: the landmark model read, frame by frame (VIDEO mode).")
+    rate_hz: float = Field(description="Landmark frames read per second.")
+    read_from_s: float | None = None
+    read_to_s: float | None = None
+    flow_frequency_hz: float = Field(description="The episode's rate by the optical flow (the headline).")
+    landmark_frequency_hz: float | None = Field(None, description="The rate the landmarks show; null: none.")
+    tolerance_hz: float = Field(
+        description="How far apart the two may be and agree: the landmark signal's resolution (1 / duration)."
+    )
+    landmark_peak_to_peak_px: float | None = Field(
+        None, description="The landmarks' swing at the flow's rate, pixels of the video."
+    )
+    landmark_noise_px: float | None = Field(None, description="The landmarks' jitter (RMS), video pixels.")
+    agrees: bool | None = Field(
+        None, description="Null: the landmarks cannot tell (too coarse for the beats, or part not found)."
+    )
+    note: str = Field(description="What the comparison shows, in words.")
+
+
 class VideoSummary(_Model):
     duration_s: float | None = None
     fps: float | None = Field(None, description="Measured from the frame timestamps.")
@@ -167,4 +191,7 @@ class AnalysisResult(_Model):
     grades: Grades = Field(default_factory=Grades)
     quality: Quality = Field(default_factory=Quality)
     tracking: Tracking = Field(default_factory=Tracking)
+    second_signal: SecondSignal | None = Field(
+        None, description="The landmarks' check of the main episode; null where no landmark model placed it."
+    )
     video: VideoSummary = Field(default_factory=VideoSummary)

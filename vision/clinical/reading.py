@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vision.clinical.crosscheck import with_second_signal
 from vision.clinical.detector import OscillationResult, episode_peak_to_peak
 from vision.clinical.events import Movement
 from vision.clinical.lookalikes import FEW_BEATS, TURNING_SITES
@@ -19,6 +20,7 @@ from vision.schema import (
     Grades,
     Quality,
     RegionAt,
+    SecondSignal,
     Tracking,
     VideoSummary,
     main_episode,
@@ -32,8 +34,10 @@ def read_result(
     osc: OscillationResult,
     placement: Placement,
     band_hz: tuple[float, float],
+    second: SecondSignal | None = None,
 ) -> AnalysisResult:
-    """The result; where the motion could not be measured, without clinical figures."""
+    """The result; where the motion could not be measured, without clinical figures.
+    ``second``: the landmarks' check of the main episode (review where it disagrees)."""
     main = main_episode(osc.episodes)
     rhythm = main or next(iter(osc.lookalikes), None)  # whichever rhythm was found
     mirrored = rhythm is not None and camera_mirrored(trace, rhythm)
@@ -42,6 +46,7 @@ def read_result(
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored,
                      quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
     quality = with_exam_findings(quality, osc, body_seen=placement.method != "motion")
+    quality = with_second_signal(quality, second)
     result = AnalysisResult(
         site=placement.site,
         clonus_detected=osc.clonus_detected,
@@ -57,6 +62,7 @@ def read_result(
         grades=osc.grades,
         quality=quality,
         tracking=Tracking(method=placement.method, roi=placement.roi, path=region_path(trace, info)),
+        second_signal=second,
         video=video_summary(info),
     )
     return _withheld(result) if quality.verdict == "failed" else result
@@ -162,4 +168,5 @@ def _withheld(result: AnalysisResult) -> AnalysisResult:
     return result.model_copy(update=dict(
         clonus_detected=None, frequency_hz=None, beat_count=None, sustained=None, episodes=[],
         amplitude=Amplitude(), regularity=None, confidence=None, grades=Grades(), lookalikes=[],
+        second_signal=None,
     ))  # fmt: skip

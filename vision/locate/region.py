@@ -105,7 +105,7 @@ def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
 
 
 # The joint above each site's part: a limb is seen whole, not a hand or foot alone.
-_UPSTREAM = {"ankle": "knee", "knee": "hip", "wrist": "elbow"}
+UPSTREAM = {"ankle": "knee", "knee": "hip", "wrist": "elbow"}
 _SEEN_SHARE = 0.5  # of the sampled frames, in which a body part must be seen
 
 
@@ -141,7 +141,7 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
         for name, sides in sites.items():
             for side, side_points in sides.items():
                 idx = [POSE[k] for k in side_points]
-                on_part = _seen_throughout(found, idx, POSE[f"{side}_{_UPSTREAM[name]}"])
+                on_part = _seen_throughout(found, idx, POSE[f"{side}_{UPSTREAM[name]}"])
                 if not on_part:
                     continue
                 roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)

@@ -40,18 +40,19 @@ class FrameSpool(Closing):
         self._times.append(frame.time_s)
         self._indices.append(frame.index)
 
-    def frames(self) -> Iterator[Frame]:
-        """The spooled frames in order; each image is a fresh array."""
+    def frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[Frame]:
+        """The spooled frames in order (positions ``start:stop:step``); each image is a fresh array."""
         if self._shape is None:
             return
         self._file.flush()
-        self._file.seek(0)
         size = self._shape[0] * self._shape[1]
-        for index, time_s in zip(self._indices, self._times, strict=True):
+        for position in range(len(self._times))[start:stop:step]:
+            if step != 1 or position == start:
+                self._file.seek(position * size)
             image = np.empty(self._shape, np.uint8)
             if self._file.readinto(memoryview(image).cast("B")) != size:
                 raise OSError("the frame spool was truncated")
-            yield Frame(index=index, time_s=time_s, image=image)
+            yield Frame(index=self._indices[position], time_s=self._times[position], image=image)
 
     def close(self) -> None:
         if self._file is not None:
