@@ -57,6 +57,24 @@ def test_amplitude_is_a_fraction_of_the_face_height_the_landmarks_measure(tmp_pa
     result = json.loads(capsys.readouterr().out)
     assert result["tracking"]["method"] == "motion"
     assert result["amplitude"]["peak_to_peak_fraction"] is None and result["amplitude"]["reference"] is None
+    assert result["second_signal"] is None  # and no landmarks to measure the beats a second way
+
+
+def test_the_jaw_beats_are_measured_a_second_way_from_the_face_landmarks(tmp_path, capsys):
+    """The face mesh over the episode, run through the same detector, finds the rate the optical
+    flow found, within what its duration resolves."""
+    path = tmp_path / "jaw.mp4"
+    beats = ClonusSpec(frequency_hz=7.4, beats=14, onset_s=0.8, seed=3)
+    truth = write_clip(ClipSpec(site="jaw", framing="medium", person=0, duration_s=3.5, clonus=beats), path)
+    assert main(["analyze", str(path), "--site", "jaw", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    second = result["second_signal"]
+    assert second["source"] == "face" and second["agrees"] is True, second["note"]
+    assert second["flow_frequency_hz"] == pytest.approx(result["frequency_hz"], abs=1e-3)
+    assert second["landmark_frequency_hz"] == pytest.approx(truth["frequency_hz"], abs=second["tolerance_hz"])
+    assert second["rate_hz"] >= 2.5 * truth["frequency_hz"]
+    assert second["read_from_s"] <= truth["start_s"] and second["landmark_noise_px"] > 0
+    assert result["quality"]["verdict"] == "good"
 
 
 def test_manual_roi_is_used(clonus_clip, capsys):

@@ -37,10 +37,14 @@ def landmark_frames(time_s: np.ndarray, episode: Episode) -> tuple[int, int, int
     return start, stop, step
 
 
-def _fit_at(track: LandmarkTrack, f_hz: float) -> tuple[float, float]:
-    """The landmarks' peak to peak at ``f_hz`` (the larger axis) and their noise (RMS per axis
-    of what a sinusoid at ``f_hz`` and a slow drift leave), in source pixels."""
-    t, xy = track.time_s[track.valid], track.xy_px[track.valid]
+def _fit_at(track: LandmarkTrack, episode: Episode) -> tuple[float, float]:
+    """Over the episode, the landmarks' peak to peak at its rate (the larger axis) and their
+    noise (RMS per axis of what a sinusoid at that rate and a slow drift leave), source pixels."""
+    f_hz = episode.frequency_hz
+    keep = track.valid & (track.time_s >= episode.start_s) & (track.time_s <= episode.end_s)
+    if keep.sum() < 8:
+        keep = track.valid
+    t, xy = track.time_s[keep], track.xy_px[keep]
     t = t - t.mean()
     span = max(float(np.ptp(t)), 1e-6)
     basis = np.column_stack([np.ones_like(t), t / span, (t / span) ** 2,
@@ -75,7 +79,7 @@ def cross_check(
         return SecondSignal(**base, agrees=None, note=note + ": no second measure")
     osc = detect_oscillation(track.time_s, track.xy_px, track.valid, site=site, settings=settings)
     rhythm = main_episode(osc.episodes) or max(osc.lookalikes, key=lambda k: k.beat_count, default=None)
-    pp, noise = _fit_at(track, f_flow)
+    pp, noise = _fit_at(track, episode)
     base.update(landmark_noise_px=round(noise, 3), landmark_peak_to_peak_px=round(pp, 3))
     if rhythm is not None:
         f_lm = rhythm.frequency_hz

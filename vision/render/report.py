@@ -100,6 +100,8 @@ def _quality_rows(res: AnalysisResult) -> list[tuple[str, str]]:
     rows.append(("Tracked", fmt_value(None if q.tracked_fraction is None else 100 * q.tracked_fraction, ".0f",
                                  " % of frames")))  # fmt: skip
     rows.append(("Effective frame rate", fmt_value(q.effective_fps, ".1f", " fps")))
+    if res.second_signal is not None:  # the landmarks' check of the rate, in its own words
+        rows.append((f"Second measure ({res.second_signal.source} landmarks)", res.second_signal.note))
     return rows
 
 

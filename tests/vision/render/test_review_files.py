@@ -9,6 +9,7 @@ source and must not find it in the overlay.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -140,7 +141,7 @@ def test_keep_faces_leaves_them_for_a_clinics_own_use(exam, tmp_path):
     assert sum(len(_faces(f)) > 0 for f in ovl[::6]) >= 0.8 * len(ovl[::6])
 
 
-def test_jaw_overlay_blurs_the_eyes_and_keeps_the_jaw_sharp(tmp_path):
+def test_jaw_overlay_blurs_the_eyes_keeps_the_jaw_sharp_and_the_report_gives_the_second_measure(tmp_path):
     clip = tmp_path / "jaw.mp4"
     write_clip(ClipSpec(site="jaw", framing="wide", width=480, height=560, duration_s=2.5,
                         clonus=ClonusSpec(frequency_hz=7.0, beats=8, onset_s=0.5, seed=2)), clip)  # fmt: skip
@@ -160,6 +161,10 @@ def test_jaw_overlay_blurs_the_eyes_and_keeps_the_jaw_sharp(tmp_path):
     chin = face.xy_px[[152, 148, 377]]
     chin = np.vstack([chin - 25, chin + 25])
     assert sharpness(ovl, chin, scale) > 0.3 * sharpness(src, chin, 1.0)
+    # The face landmarks' own measure of the rate, in the report's words.
+    second = json.loads((tmp_path / "o" / "result.json").read_text())["second_signal"]
+    assert second["source"] == "face" and second["agrees"] is True
+    assert html.escape(second["note"]) in (tmp_path / "o" / "report.html").read_text()
 
 
 def test_report_page_has_the_result_in_clinical_words_and_loads_nothing_from_elsewhere(exam):

@@ -205,6 +205,10 @@ def test_frame_spool_gives_back_every_frame_in_order(clip_factory):
             back = list(spool.frames())
             assert [b.time_s for b in back] == [f.time_s for f in frames]
             assert all(np.array_equal(b.image, f.image) for b, f in zip(back, frames, strict=True))
+        # A stretch of it, every third frame (the landmarks' second measure of an episode).
+        some = list(spool.frames(5, 20, 3))
+        assert [b.index for b in some] == [f.index for f in frames[5:20:3]]
+        assert all(np.array_equal(b.image, f.image) for b, f in zip(some, frames[5:20:3], strict=True))
         with pytest.raises(ValueError):
             spool.append(type(frames[0])(99, 9.9, np.zeros((3, 3), np.uint8)))
 
