@@ -24,7 +24,7 @@ def _track(f_hz: float | None, pp_px: float, noise_px: float, *, seconds: float 
     vertical), plus jitter of RMS ``noise_px`` on each axis."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
-    xy = rng.normal(0.0, noise_px, (len(t), 2)) + [40.0, 120.0]
+    xy = rng.normal(0.0, noise_px, (len(t), 2)) + np.array([40.0, 120.0])
     if f_hz is not None:
         xy[:, 1] += np.where(t >= ONSET_S, pp_px / 2 * np.sin(2 * np.pi * f_hz * (t - ONSET_S)), 0.0)
     valid = rng.random(len(t)) < found
@@ -79,7 +79,9 @@ def test_a_failed_verdict_stays_failed():
     assert with_second_signal(Quality(verdict="failed"), check).verdict == "failed"
 
 
-@pytest.mark.parametrize(("fps", "f_hz", "step"), [(30.0, 6.0, 2), (30.0, 7.5, 1), (60.0, 6.0, 4), (30.0, 3.5, 3)])
+@pytest.mark.parametrize(
+    ("fps", "f_hz", "step"), [(30.0, 6.0, 2), (30.0, 7.5, 1), (60.0, 6.0, 4), (30.0, 3.5, 3)]
+)
 def test_landmarks_are_read_at_a_rate_that_resolves_the_rhythm(fps, f_hz, step):
     """At least 2.5 samples a second per hertz: the detector's band stops at 0.45 of the rate."""
     t = np.arange(int(10 * fps)) / fps

@@ -25,7 +25,8 @@ def test_the_foot_nearest_the_tracked_region_is_followed_relative_to_its_knee():
     assert offset is not None
     np.testing.assert_allclose(offset, right_foot - [160.0, 300.0], atol=0.01)
     # Moving the patient (shifting on the table, the filmer panning) moves knee and foot alike.
-    moved = _limb_offset([_person((25.0, -12.0))], "ankle", right_foot + [25.0, -12.0], reach_px=80.0)
+    shift = np.array([25.0, -12.0])
+    moved = _limb_offset([_person(tuple(shift))], "ankle", right_foot + shift, reach_px=80.0)
     np.testing.assert_allclose(moved, offset, atol=1e-9)
 
 
