@@ -9,10 +9,12 @@ its motion, detect the oscillation, read it clinically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from vision.clinical.crosscheck import cross_check, landmark_frames
 from vision.clinical.detector import OscillationResult, detect_oscillation
@@ -24,6 +26,7 @@ from vision.locate.trajectory import LANDMARK_METHODS, landmark_track
 from vision.motion.tracking import MotionTrace, track_region
 from vision.schema import SITE_CHOICES, AnalysisResult, Roi, SecondSignal, main_episode
 from vision.settings import DetectorSettings
+from vision.video.decode import Frame, frame_image, iter_window
 from vision.video.probe import VideoInfo, VideoLimits, probe
 from vision.video.single_pass import TRACK_MAX_SIDE_PX, DecodedPass, decode_once
 
@@ -67,7 +70,7 @@ def analyze_video(
     info = probe(path, limits, quantizer=True)
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
-    scale = max(1.0, max(info.width, info.height) / TRACK_MAX_SIDE_PX)
+    scale = _scale(info)
     with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
         sample = None if roi is not None else (lambda rgb: finder.submit(detect_landmarks, rgb, site))
         with decode_once(path, info, sample=sample, progress=lambda f: report(0.5 * f)) as decoded:
@@ -75,7 +78,7 @@ def analyze_video(
             trace = _tracked(decoded, placement, scale, report)
             osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site,
                                      settings=detector, evidence=_evidence(trace, placement))  # fmt: skip
-            second = _second_signal(decoded, placement, trace, osc, detector, scale)
+            second = _second_signal(path, info, decoded, (placement, trace, osc), detector)
     result = read_result(info, trace, osc, placement, band, second)
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info, detector=detector)
@@ -108,22 +111,40 @@ def _tracked(
 
 
 def _second_signal(
+    path: Path,
+    info: VideoInfo,
     decoded: DecodedPass,
-    placement: Placement,
-    trace: MotionTrace,
-    osc: OscillationResult,
+    analysis: tuple[Placement, MotionTrace, OscillationResult],
     detector: DetectorSettings,
-    scale: float,
 ) -> SecondSignal | None:
     """The main episode read again from the landmarks, where a landmark model placed the part."""
+    placement, trace, osc = analysis
     main = main_episode(osc.episodes)
     if main is None or placement.method not in LANDMARK_METHODS or trace.region_px is None:
         return None
     start, stop, step = landmark_frames(trace.time_s, main)
-    frames = decoded.spool.frames(start, stop, step)
-    track = landmark_track(frames, site=placement.site, source=placement.method,
-                           region_px=trace.region_px[start:stop:step], scale=scale)  # fmt: skip
+    wanted = trace.time_s[start:stop:step]
+    if not len(wanted):
+        return None
+    track = landmark_track(_colour_frames(path, info, decoded.first_pts, wanted), site=placement.site,
+                           source=placement.method, region_px=trace.region_px[start:stop:step],
+                           scale=_scale(info))  # fmt: skip
     return cross_check(main, osc.amplitude_pp, track, site=placement.site, settings=detector)
+
+
+def _colour_frames(path: Path, info: VideoInfo, first_pts: int, wanted_s: np.ndarray) -> Iterator[Frame]:
+    """The frames at ``wanted_s`` in colour at the tracking size (the landmark models need
+    colour: on gray frames the face mesh misses small faces), decoded again over that stretch
+    only."""
+    for time_s, frame in iter_window(path, info, first_pts, float(wanted_s[0]), float(wanted_s[-1])):
+        i = int(np.argmin(np.abs(wanted_s - time_s)))
+        if abs(wanted_s[i] - time_s) < 1e-3:
+            yield Frame(i, time_s, frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX))
+
+
+def _scale(info: VideoInfo) -> float:
+    """Source pixels per tracking pixel."""
+    return max(1.0, max(info.width, info.height) / TRACK_MAX_SIDE_PX)
 
 
 def _placed(decoded: DecodedPass, site: str, band: tuple[float, float], scale: float) -> Placement:

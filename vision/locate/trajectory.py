@@ -77,7 +77,7 @@ def landmark_track(
     region_px: np.ndarray,
     scale: float,
 ) -> LandmarkTrack:
-    """Landmarks on each frame given (gray, upright, tracking size), in MediaPipe's VIDEO mode
+    """Landmarks on each frame given (colour, upright, tracking size), in MediaPipe's VIDEO mode
     with a landmarker of its own (no state carried over from another recording), and the
     part's offset from them. ``region_px`` (one x0, y0, x1, y1 per frame given, source pixels)
     says which limb is the part where several are in view."""
@@ -88,7 +88,8 @@ def landmark_track(
     name = "face_landmarker" if source == "face" else "pose_landmarker_full"
     with kind(model_path(name), video=True) as landmarker:
         for frame, box in zip(frames, region_px / scale, strict=False):
-            found = landmarker.detect(np.dstack([frame.image] * 3), frame.time_s)
+            rgb = frame.image if frame.image.ndim == 3 else np.dstack([frame.image] * 3)
+            found = landmarker.detect(rgb, frame.time_s)
             if source == "face":
                 offset = _jaw_offset(found)
             else:

@@ -83,6 +83,36 @@ def iter_decoded(
         container.close()
 
 
+def iter_window(
+    path: str | Path, info: VideoInfo, first_pts: int, start_s: float, stop_s: float
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Yield (time in seconds, decoded frame) for the frames timed within ``start_s``–``stop_s``,
+    decoding from the keyframe before ``start_s`` (a seek), not from the beginning.
+    ``first_pts`` is the first presented frame's timestamp, which the times count from."""
+    container = _open(Path(path))
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 90000)
+        target = first_pts + int(Fraction(max(0.0, start_s)).limit_denominator(1_000_000) / tb)
+        try:
+            container.seek(target, stream=stream, backward=True)
+        except av.error.FFmpegError:  # not seekable: decoded from the start (slower, the same frames)
+            container.seek(0)
+        try:
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                t = None if pts is None else float((pts - first_pts) * tb)
+                if t is not None and t > stop_s + 1e-3:
+                    break
+                if t is not None and t >= start_s - 1e-3:
+                    yield t, frame
+        except av.error.FFmpegError as exc:
+            raise CorruptVideoError("the video is damaged; upload the complete recording") from exc
+    finally:
+        container.close()
+
+
 def frame_image(
     frame: av.VideoFrame, info: VideoInfo, fmt: str = "rgb24", max_side_px: int | None = None
 ) -> np.ndarray:

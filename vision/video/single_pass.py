@@ -36,6 +36,7 @@ class DecodedPass(Closing):
     small: np.ndarray  # (n, h, w) uint8
     time_s: np.ndarray
     sampled: list[Future[Any]]  # what ``sample`` returned for a few frames, in order
+    first_pts: int = 0  # the first presented frame's timestamp (stream units): times count from it
 
     def close(self) -> None:
         self.spool.close()
@@ -59,7 +60,7 @@ def decode_once(
     last = max(0, info.frame_count - 1)
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if sample else set()
     spool = FrameSpool()
-    small, times, seen = [], [], []
+    small, times, seen, first_pts = [], [], [], [0]
     n = max(1, info.frame_count)
 
     def keep(index: int, time_s: float, frame) -> None:
@@ -75,6 +76,8 @@ def decode_once(
         with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
             pending: deque[Future] = deque()
             for index, time_s, frame in iter_decoded(path, info):
+                if index == 0:
+                    first_pts[0] = frame.pts if frame.pts is not None else (frame.dts or 0)
                 pending.append(pool.submit(keep, index, time_s, frame))
                 while len(pending) > _CONVERT_AHEAD or (pending and pending[0].done()):
                     pending.popleft().result()  # raises what the conversion raised
@@ -91,4 +94,4 @@ def decode_once(
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
     small_stack = np.stack(small) if small else np.zeros((0, 0, 0), np.uint8)
-    return DecodedPass(spool, small_stack, np.asarray(times), seen)
+    return DecodedPass(spool, small_stack, np.asarray(times), seen, first_pts[0])

@@ -245,3 +245,30 @@ def test_a_recording_with_a_hole_in_it_is_refused_with_the_reason(clip_factory):
 def test_dropped_frames_are_not_a_hole(clip_factory):
     times = [i / 30 for i in range(45)] + [1.5 + 1.0 + i / 30 for i in range(45)]  # one second lost
     assert probe(clip_factory(times_s=times, size=(96, 64))).frame_count == 90
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "libx264"), (".webm", "libvpx-vp9")])
+def test_a_stretch_read_again_by_seeking_gives_the_same_frames_and_times(tmp_path, suffix, codec):
+    """The landmarks' second reading of an episode decodes that stretch only, from the keyframe
+    before it: the same frames, at the same times, as the pass over the whole recording."""
+    from vision.video.decode import iter_decoded, iter_window
+
+    path = tmp_path / f"gop{suffix}"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.gop_size = 10  # a keyframe every third of a second
+        for i in range(90):
+            img = np.full((64, 96, 3), 40, np.uint8)
+            img[20:40, i % 70 : i % 70 + 20] = 220
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    info = probe(path)
+    whole = [(t, f.pts, f.to_ndarray(format="gray")) for _, t, f in iter_decoded(path, info)]
+    first_pts = whole[0][1]
+    again = [(t, f.to_ndarray(format="gray")) for t, f in iter_window(path, info, first_pts, 1.45, 2.05)]
+    expected = [(t, img) for t, _, img in whole if 1.45 - 1e-3 <= t <= 2.05 + 1e-3]
+    assert [t for t, _ in again] == pytest.approx([t for t, _ in expected], abs=1e-6) and len(again) == 18
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(again, expected, strict=True))
