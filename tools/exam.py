@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from tools.clips import _compose, hand_held
-from tools.scenes import TONES, Scene, _composite, _fill, _skin, framing_matrix, scene
+from tools.scenes import TONES, Scene, _composite, _fill, _skin, framing_matrix, scene, street_ankle
 from tools.waveform import ClonusSpec, _smoothstep, clonus_displacement, clonus_truth, sample_times
 from vision.video.writer import VideoWriter
 
@@ -124,6 +124,7 @@ class ExamSpec:
     rhythms: tuple[Voluntary, ...] = ()  # look-alikes
     flicker: float = 0.0  # mains lighting's brightness swing (fraction), at flicker_hz
     flicker_hz: float = 100.0  # sampled at the sensor's regular frame clock: it aliases
+    photo: str | None = None  # a real photo's foot (tools.scenes.street_ankle): "legs" or "whole"
 
     @property
     def clonus(self) -> bool:
@@ -203,13 +204,12 @@ class _Layers:
 
     @staticmethod
     def of(spec: ExamSpec) -> _Layers:
-        sc = scene(spec.site, spec.person)
+        sc = street_ankle(spec.photo == "legs") if spec.photo else scene(spec.site, spec.person)
         hand_image = hand_mask = None
-        if spec.hand and spec.site in _HAND:
+        polygons = sc.hand_px or _HAND.get(spec.site)
+        if spec.hand and polygons:
             h, w = sc.image.shape[:2]
-            hand_mask = cv2.GaussianBlur(
-                _fill((h, w), [np.array(p, float) for p in _HAND[spec.site]]), (0, 0), 2
-            )
+            hand_mask = cv2.GaussianBlur(_fill((h, w), [np.array(p, float) for p in polygons]), (0, 0), 2)
             hand_image = _skin(h, w, spec.seed + 7, TONES[(spec.person + 2) % len(TONES)]) * 0.95
         other = (
             np.float32([[1, 0, -520], [0, 1, 30]])
@@ -374,6 +374,66 @@ def exam_set(seed: int = 24) -> list[tuple[str, ExamSpec]]:
     for i, (kind, opts) in enumerate(cases + nothing):
         out.append((f"x{i:02d}-{kind}", _exam(i, dict(opts), rng)))
     return out + lookalike_set()
+
+
+def photo_set() -> list[tuple[str, ExamSpec]]:
+    """Ankle exams on a real photo (a street photo's foot, turned about its ankle), at the sizes a
+    phone records them: portrait 720 × 1280, beats of about 4 px. Mostly the lower legs alone
+    (no face: the pose model finds no person), another person's legs beside them."""
+    legs = ExamSpec(photo="legs", width=720, height=1280, crf=20, drift_px=2.5, tremor_px=0.5)
+
+    def beats(at_s: float, n: int, f_hz: float, deg: float = 1.0, size: float = 20.0, **kw) -> Stretch:
+        return Stretch(at_s=at_s, size=size, beats=n, frequency_hz=f_hz, beat_size=deg, rise_s=0.2,
+                       hold_s=2.0, seed=int(at_s * 10) + n, **kw)  # fmt: skip
+
+    cases = [
+        ("legs", replace(legs, stretches=(beats(3.0, 24, 6.1),), duration_s=9.5, seed=700)),
+        (
+            "legs-hevc-60",
+            replace(
+                legs,
+                stretches=(beats(2.5, 14, 6.96, 1.2),),
+                duration_s=7.0,
+                fps=60.0,
+                codec="hevc",
+                suffix=".mov",
+                rotation_ccw=90,
+                pan=0.2,
+                zoom=0.15,
+                seed=701,
+            ),
+        ),
+        (
+            "legs-late",
+            replace(
+                legs, stretches=(beats(3.0, 6, 5.8, 1.2, 22.0, latency_s=0.12),), duration_s=7.0, seed=702
+            ),
+        ),
+        (
+            "legs-two",
+            replace(
+                legs,
+                stretches=(beats(12.0, 10, 5.5), beats(18.5, 8, 5.6)),
+                duration_s=23.0,
+                adjustments=2,
+                shift_px=40.0,
+                seed=703,
+            ),
+        ),
+        (
+            "whole",
+            replace(
+                legs,
+                photo="whole",
+                framing="wide",
+                stretches=(beats(3.0, 12, 6.5, 4.5),),
+                duration_s=7.5,
+                seed=704,
+            ),
+        ),
+        ("legs-no-clonus", replace(legs, stretches=(beats(3.0, 0, 6.0),), duration_s=8.0, seed=705)),
+    ]
+    return [(f"p{i:02d}-photo-{kind}", spec) for i, (kind, spec) in enumerate(cases)]
 
 
 def lookalike_set() -> list[tuple[str, ExamSpec]]:

@@ -33,6 +33,7 @@ class Scene:
     reference_length_px: float | None = None  # the body length of the amplitude's fraction, if known
     body_mask: np.ndarray | None = None  # float32 0–1, the whole limb (rendered limbs only)
     background: np.ndarray | None = None  # the scene without the limb (rendered limbs only)
+    hand_px: tuple | None = None  # the examiner's hand on the part (polygons), where not the site's own
 
     def matrix(self, value: float) -> np.ndarray:
         """2×3 canvas transform of the part for one displacement ``value``."""
@@ -223,3 +224,38 @@ def framing_matrix(sc: Scene, framing: str, width: int, height: int) -> np.ndarr
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         s = min(width, height) / (_FRAMING_SCALE[framing] * max(x1 - x0, y1 - y0))
     return np.float32([[s, 0, width / 2 - s * cx], [0, s, height / 2 - s * cy]])
+
+
+# The patient's left shoe in the street photo (``tools.photos.STREET``; photo pixels, read by eye
+# at 6×): its outline, the ankle it turns about, and an examiner's fingers under the forefoot.
+_SHOE = [(177, 868), (190, 853), (205, 853), (215, 862), (235, 878), (245, 884), (240, 893), (215, 898),
+         (177, 898), (175, 885)]  # fmt: skip
+_SHOE_ANKLE = (188.0, 866.0)
+_SHOE_HAND = [[(224, 884), (252, 880), (258, 904), (228, 908)]]
+_LOWER_LEGS = (480, 20, 395)  # the photo below both men's faces: y from, x from, x to (both men's legs)
+_UP = 2  # the photo is small: worked at twice its size so close framings keep its detail
+
+
+@cache
+def street_ankle(lower_legs: bool = True) -> Scene:
+    """A real photo for an ankle exam: the street photo's patient, whose left foot turns about
+    the ankle. ``lower_legs``: only the legs below the knees of both men (no face: the pose model
+    finds no person), else the whole photo (two people in full view)."""
+    from tools.photos import STREET, load_rgb
+
+    img = load_rgb(STREET).astype(np.float32)
+    y0, x0, x1 = _LOWER_LEGS if lower_legs else (0, 0, img.shape[1])
+    img = cv2.resize(img[y0:, x0:x1], None, fx=_UP, fy=_UP, interpolation=cv2.INTER_CUBIC)
+    origin = np.array([x0, y0], float)
+    shoe = (np.array(_SHOE, float) - origin) * _UP
+    pivot = (np.array(_SHOE_ANKLE) - origin) * _UP
+    hand = tuple((np.array(p, float) - origin) * _UP for p in _SHOE_HAND)
+    part = _fill(img.shape[:2], [shoe])
+    # Where the shoe was, the pavement (inpainted), so that a turned shoe leaves no ghost.
+    hole = cv2.dilate((part > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
+    bg = cv2.inpaint(np.clip(img, 0, 255).astype(np.uint8), hole, 7, cv2.INPAINT_TELEA).astype(np.float32)
+    body = 1.0 - cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0)
+    box = (float(shoe[:, 0].min()), float(shoe[:, 1].min()), float(shoe[:, 0].max()), float(shoe[:, 1].max()))
+    reach = float(np.max(np.linalg.norm(shoe - pivot, axis=1)))
+    return Scene(img, cv2.GaussianBlur(part, (0, 0), 1.0), (float(pivot[0]), float(pivot[1])), "rotate",
+                 (0.0, 1.0), box, reach, 8.0, body_mask=body, background=bg, hand_px=hand)  # fmt: skip

@@ -46,6 +46,10 @@ def read_result(
                      feature_survival=trace.feature_survival, mirrors_camera=mirrored,
                      quantizer=info.quantizer, clonus_found=osc.clonus_detected)  # fmt: skip
     quality = with_exam_findings(quality, osc, body_seen=placement.method != "motion")
+    if placement.doubt and quality.verdict != "failed":
+        quality = quality.model_copy(
+            update={"verdict": "review", "issues": [*quality.issues, placement.doubt]}
+        )
     quality = with_second_signal(quality, second)
     result = AnalysisResult(
         site=placement.site,

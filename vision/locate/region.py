@@ -94,6 +94,7 @@ class Placement:
     roi: Roi
     length_px: float | None
     length_of: str | None
+    doubt: str | None = None  # why the placement needs a clinician's look (the verdict is then review)
 
 
 def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
@@ -176,17 +177,45 @@ def place_part(
     pixels into the source's (the body length is given in source pixels)."""
     energy, shift = band_energy(small, time_s, band_hz)
     located = landmark_placement(sampled, site, energy)
-    if located is None:
-        region, _ = roi_from_energy(energy)
+    region, _ = roi_from_energy(energy)
+    doubt = _beats_elsewhere(energy, located, region)
+    if located is None or doubt:
         # Found in the middle frame's coordinates; tracking starts at the first frame, and the
         # region moves with the part from there (the filmer may have panned in between).
         h, w = energy.shape
         dx, dy = shift[0] / [w, h]
         region = _shifted(region, float(dx), float(dy))
-        return Placement(concrete_site(site), "motion", region, None, None)
+        return Placement(concrete_site(site), "motion", region, None, None, doubt)
     if not located.length_px:
         return replace(located, length_px=None, length_of=None)
     return replace(located, length_px=located.length_px * scale)
+
+
+# Band motion energy, as a multiple of the frame's median block (mostly still background): at
+# most this where the landmarks put the part, nothing beats there ...
+_QUIET = 2.0
+# ... while elsewhere a region holds at least this: something beats, and it is not where the
+# landmarks put the part (a pose model can take a leg, a shoe and a hand for a whole person,
+# upside down, and put its ankles on the thigh).
+_STANDS_OUT = 10.0
+
+
+def _beats_elsewhere(energy: np.ndarray, located: Placement | None, motion: Roi) -> str | None:
+    """Why the landmarks' placement is doubted, or None: nothing beats where they put the part,
+    while something beats clearly outside it."""
+    if located is None:
+        return None
+    floor = float(np.median(energy)) + 1e-12
+    cx, cy = motion.x + motion.w / 2, motion.y + motion.h / 2
+    r = located.roi
+    inside = r.x <= cx <= r.x + r.w and r.y <= cy <= r.y + r.h
+    if inside or _energy_in(energy, r) > _QUIET * floor or _energy_in(energy, motion) < _STANDS_OUT * floor:
+        return None
+    return (
+        f"the {located.method} landmarks put the {located.site} where nothing moves in the clonus band, "
+        "while something beats elsewhere: the region was placed where it beats; check on the video that "
+        f"it is the patient's {located.site}"
+    )
 
 
 def _shifted(roi: Roi, dx: float, dy: float) -> Roi:

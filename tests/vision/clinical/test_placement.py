@@ -43,3 +43,21 @@ def test_a_foot_without_its_knee_or_with_low_visibility_places_nothing():
     hidden_knee.visibility[[POSE["left_knee"], POSE["right_knee"]]] = 0.1
     assert landmark_placement(_frames([[hidden_knee]] * 6), "ankle", ENERGY) is None
     assert landmark_placement(_frames([[_person(0.3)]] * 6), "ankle", ENERGY) is None
+
+
+def test_landmarks_where_nothing_beats_while_something_beats_elsewhere_are_doubted():
+    from vision.locate.region import Placement, _beats_elsewhere
+    from vision.schema import Roi
+
+    energy = np.ones((96, 54))
+    energy[60:70, 40:50] = 500.0  # something beats, low right
+    pose = Placement("ankle", "pose", Roi(x=0.1, y=0.05, w=0.3, h=0.2), 50.0, "foot length")
+    blob = Roi(x=0.72, y=0.6, w=0.2, h=0.12)
+    assert "where nothing moves" in _beats_elsewhere(energy, pose, blob)
+    # The landmarks' region beats too, or holds the blob, or nothing beats anywhere: trusted.
+    energy_on = energy.copy()
+    energy_on[10:25, 8:20] = 50.0
+    assert _beats_elsewhere(energy_on, pose, blob) is None
+    assert _beats_elsewhere(energy, Placement("ankle", "pose", Roi(x=0.6, y=0.5, w=0.4, h=0.3), None, None),
+                            blob) is None  # fmt: skip
+    assert _beats_elsewhere(np.ones((96, 54)), pose, blob) is None
