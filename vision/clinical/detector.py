@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 from vision.clinical.events import Movement, find_movements
 from vision.clinical.grades import grades_for
@@ -33,6 +33,9 @@ from vision.signal.spectra import STEP_S, WINDOW_S, Spectrogram, Spectrum, span_
 
 _SHARE_FLOOR = 0.4  # the rhythm's share of the motion energy at which confidence is zero
 _GROSS_SWINGS = 3.0  # a movement this many times the rhythm's swing is an event, not noise
+# The narrow-band filter (a band about the rhythm, run both ways) rings on either side of a
+# step: a period away at a sixth of its peak, three periods away at a thirtieth.
+_RINGING_PERIODS = 3.0
 
 
 @dataclass
@@ -192,7 +195,7 @@ def _beats_at(g: _Grid, quiet: np.ndarray, f0: float, core: tuple[int, int]) -> 
     # Whether a beat rises and falls back is judged on the displacement smoothed to the
     # rhythm (up to its third harmonic), so that noise cannot fake the fall of a step.
     slow = _slow(g, f0)
-    noise_sd = _noise_rms(nb, slow, quiet, swing, g.fs) if quiet.any() else 0.0
+    noise_sd = _noise_rms(nb, slow, quiet, swing, g.fs, f0) if quiet.any() else 0.0
     views = RhythmViews(nb, g.y_band, slow, g.fs)
     return beats_away_from_rest(views, f0, core, noise_sd)
 
@@ -354,7 +357,7 @@ def _stands_out(
     nb = narrowband(g.y_band, fs, c.f0)
     span = run_span(c, fs, len(g.y_band))
     if outside.sum() >= fs * 1.0:
-        noise_rms = _noise_rms(nb, _slow(g, c.f0), outside, float(np.median(c.swings)), fs)
+        noise_rms = _noise_rms(nb, _slow(g, c.f0), outside, float(np.median(c.swings)), fs, c.f0)
         rhythm_rms = float(np.sqrt(np.mean(nb[span] ** 2)))
         if noise_rms <= 0:
             return rhythm_rms > 0
@@ -371,19 +374,23 @@ def _slow(g: _Grid, f0: float) -> np.ndarray:
     return signal.sosfiltfilt(sos, g.y_lp)
 
 
-def _noise_rms(nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float, fs: float) -> float:
+def _noise_rms(nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float, fs: float, f0: float) -> float:
     """The narrow-band RMS over ``where``, leaving out the half-second blocks that hold a gross
     movement: one that carries the part more than ``_GROSS_SWINGS`` times the rhythm's own
     swing (the stretch of 15–30° under beats of a few degrees, its release, the examiner's
-    grip). Those are events of every exam, not the measurement's noise; a tracker's slow
-    wander is no larger than what it fakes, and counts. Where the events leave less than a
-    second, all of ``where`` counts."""
+    grip), and ``_RINGING_PERIODS`` of the rhythm either side, where the narrow-band filter
+    still rings with it. Those are events of every exam, not the measurement's noise; a
+    tracker's slow wander is no larger than what it fakes, and counts. Where the events leave
+    less than a second, all of ``where`` counts."""
     block = max(1, int(round(0.5 * fs)))
-    quiet = where.copy()
+    gross = np.zeros(len(nb), bool)
     for b0 in range(0, len(nb), block):
         seg = slice(b0, min(len(nb), b0 + block))
-        if swing > 0 and np.ptp(slow[seg]) > _GROSS_SWINGS * swing:
-            quiet[seg] = False
+        gross[seg] = swing > 0 and np.ptp(slow[seg]) > _GROSS_SWINGS * swing
+    reach = int(np.ceil(_RINGING_PERIODS * fs / max(f0, 1e-6)))
+    if reach and gross.any():
+        gross = ndimage.binary_dilation(gross, np.ones(2 * reach + 1, bool))
+    quiet = where & ~gross
     use = quiet if quiet.sum() >= fs else where
     return float(np.sqrt(np.mean(nb[use] ** 2)))
 
