@@ -373,7 +373,7 @@ def exam_set(seed: int = 24) -> list[tuple[str, ExamSpec]]:
     out = []
     for i, (kind, opts) in enumerate(cases + nothing):
         out.append((f"x{i:02d}-{kind}", _exam(i, dict(opts), rng)))
-    return out + lookalike_set()
+    return out + photo_set() + lookalike_set()
 
 
 def photo_set() -> list[tuple[str, ExamSpec]]:

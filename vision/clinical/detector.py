@@ -374,14 +374,18 @@ def _slow(g: _Grid, f0: float) -> np.ndarray:
     return signal.sosfiltfilt(sos, g.y_lp)
 
 
-def _noise_rms(nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float, fs: float, f0: float) -> float:
+def _noise_rms(
+    nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float, fs: float, f0: float
+) -> float:
     """The narrow-band RMS over ``where``, leaving out the half-second blocks that hold a gross
     movement: one that carries the part more than ``_GROSS_SWINGS`` times the rhythm's own
     swing (the stretch of 15–30° under beats of a few degrees, its release, the examiner's
     grip), and ``_RINGING_PERIODS`` of the rhythm either side, where the narrow-band filter
     still rings with it. Those are events of every exam, not the measurement's noise; a
     tracker's slow wander is no larger than what it fakes, and counts. Where the events leave
-    less than a second, all of ``where`` counts."""
+    less than a second of ``where``, the rest of the recording outside them counts (the rhythm
+    too: the noise is overrated, never the events taken for it); failing that, all of
+    ``where``."""
     block = max(1, int(round(0.5 * fs)))
     gross = np.zeros(len(nb), bool)
     for b0 in range(0, len(nb), block):
@@ -390,8 +394,7 @@ def _noise_rms(nb: np.ndarray, slow: np.ndarray, where: np.ndarray, swing: float
     reach = int(np.ceil(_RINGING_PERIODS * fs / max(f0, 1e-6)))
     if reach and gross.any():
         gross = ndimage.binary_dilation(gross, np.ones(2 * reach + 1, bool))
-    quiet = where & ~gross
-    use = quiet if quiet.sum() >= fs else where
+    use = next((m for m in (where & ~gross, ~gross) if m.sum() >= fs), where)
     return float(np.sqrt(np.mean(nb[use] ** 2)))
 
 

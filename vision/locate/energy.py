@@ -23,6 +23,9 @@ def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray
     return ring
 
 
+# Band motion that lasts this long (after a quarter second's mean) is a rhythm, not a sweep.
+_SUSTAINED_S = 0.6
+
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
 
@@ -96,9 +99,11 @@ def band_energy(
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
     motion = _block_motion(frames, sos, gx, gy, block_px)
-    # The strongest half second: a 3-beat episode in a long clip counts as much as it should.
-    power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.5 * fs)), axis=0)
-    energy = power.max(axis=0)
+    # The strongest power held for most of a second (a quarter second's, at its weakest over
+    # the next 0.6 s): a 3-beat episode in a long clip counts as much as it should, while a
+    # sweep or a step (the examiner's hand arriving, the stretch, its release) does not.
+    power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.25 * fs)), axis=0)
+    energy = ndimage.minimum_filter1d(power, max(1, int(_SUSTAINED_S * fs)), axis=0).max(axis=0)
     hb, wb = energy.shape
     out = np.full((h, w), float(np.median(energy)), np.float32)
     out[: hb * block_px, : wb * block_px] = np.repeat(np.repeat(energy, block_px, axis=0), block_px, axis=1)

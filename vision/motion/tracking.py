@@ -24,6 +24,9 @@ from vision.video.decode import Frame
 # to fail the forward–backward check, and a region around a joint holds more still features
 # than moving ones, so waiting for the total to drop can leave the part untracked for beats.
 _PART_TOP_UP_FRAMES = 5
+# Whether a feature is on the moving part is judged on its steps this long either side: a
+# few beats at the slowest clonus (3 Hz), shorter than the exam's phases (rest, stretch, hold).
+_MOVER_REACH_S = 0.5
 
 
 @dataclass
@@ -56,30 +59,47 @@ class _Step:
         return self.before + self.step
 
 
-def _moving_steps(log: list[_Step]) -> tuple[list[np.ndarray | None], np.ndarray, np.ndarray]:
+def _local_energy(log: list[_Step], reach: int) -> list[np.ndarray]:
+    """Per step, each tracked feature's mean squared step over its own steps within ``reach``
+    steps either side (a feature is followed without a break from when it is found until it
+    is lost), and 0 for a feature that lived fewer than three steps."""
+    n = [len(st.ids) for st in log]
+    ids = np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)])
+    at = np.repeat(np.arange(len(log)), n)
+    s2 = np.concatenate([(st.step**2).sum(axis=1) for st in log] or [np.zeros(0)])
+    order = np.lexsort((at, ids))
+    ids_s, s2_s = ids[order], s2[order]
+    first = np.r_[True, ids_s[1:] != ids_s[:-1]]
+    g0 = np.maximum.accumulate(np.where(first, np.arange(len(ids_s)), 0))  # its life's first entry
+    g1 = np.r_[np.flatnonzero(first)[1:], len(ids_s)][np.cumsum(first) - 1]  # one past its last
+    i = np.arange(len(ids_s))
+    lo, hi = np.maximum(g0, i - reach), np.minimum(g1, i + reach + 1)
+    c = np.r_[0.0, np.cumsum(s2_s)]
+    local = np.where(g1 - g0 >= 3, (c[hi] - c[lo]) / np.maximum(hi - lo, 1), 0.0)
+    out = np.empty(len(ids))
+    out[order] = local
+    return np.split(out, np.cumsum(n)[:-1])
+
+
+def _moving_steps(log: list[_Step], reach: int) -> tuple[list[np.ndarray | None], np.ndarray, np.ndarray]:
     """Per step, the median step of the features that move (the part), not of the still ones;
     where those features are (median position; NaN where none was tracked); and the movers'
     rotation (degrees; 0 where fewer than three were tracked).
 
     A region around a joint holds both the moving part and still skin or background. Each
-    feature's mean squared step over its life says whether it belongs to the moving part;
-    the median is then taken over those above a fraction of the strongest movers.
+    feature's mean squared step over the steps around this one (``reach`` either side) says
+    whether it belongs to the moving part now; the median is taken over those above a
+    fraction of the strongest movers of the moment. Judged over the whole recording, the
+    examiner's hand sweeping through the region would make the beating part's features look
+    still beside it.
 
     A feature that lived only while the part was still (after the beats died out, the movers
     having been lost and replaced) cannot be told apart by its steps: where fewer than two
     movers are left, the features nearest to where the movers were stand in for them, so the
     last, fading beats are measured on the part and not on the still skin around it.
     """
-    ids, seen = np.unique(
-        np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)]), return_inverse=True
-    )
-    steps2 = np.concatenate([(st.step**2).sum(axis=1) for st in log] or [np.zeros(0)])
-    life = np.bincount(seen, minlength=len(ids))
-    lived = life >= 3
-    energy = np.bincount(seen, weights=steps2, minlength=len(ids))[lived] / life[lived]
-    top = float(np.percentile(energy, 95)) if len(energy) else 0.0
-    movers = ids[lived][energy >= 0.3 * top]
-    picks = [np.isin(st.ids, movers) for st in log]
+    energy = _local_energy(log, reach)
+    picks = [e >= max(0.3 * float(np.percentile(e, 95)), 1e-12) if len(e) else e > 0 for e in energy]
     counts = [int(p.sum()) for p in picks if p.sum() >= 2]
     stand_ins = max(3, int(np.median(counts))) if counts else 0
     last: np.ndarray | None = None  # where the part was last seen
@@ -272,7 +292,8 @@ class _Part:
     def trace(self) -> MotionTrace:
         pos = np.zeros(2)
         xy, valid = [], []
-        moving, where, turn = _moving_steps(self._log)
+        rate_hz = 1.0 / float(np.median(np.diff(self._times))) if len(self._times) > 1 else 30.0
+        moving, where, turn = _moving_steps(self._log, max(1, round(_MOVER_REACH_S * rate_hz)))
         for i, st in enumerate(moving):
             if st is not None and not self._hidden[i]:  # a hidden part's features jump: no motion
                 pos = pos + st

@@ -160,7 +160,7 @@ def test_fading_beats_are_measured_after_the_moving_features_are_lost():
         step[:10, 1] = steps[n] + rng.normal(0, 0.02, 10)
         step[10:] = rng.normal(0, 0.02, (len(skin), 2))
         log.append(_Step(np.concatenate([ids, 100 + np.arange(len(skin))]), here, step))
-    moving, _, _ = _moving_steps(log)
+    moving, _, _ = _moving_steps(log, 15)
     y = np.cumsum([m[1] for m in moving])
     late = t >= 2.0
     assert np.ptp(y[late]) > 0.5 * np.ptp(x[late])  # the fading beats are still there
