@@ -23,8 +23,8 @@ def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray
     return ring
 
 
-# Band motion that lasts this long (after a quarter second's mean) is a rhythm, not a sweep.
-_SUSTAINED_S = 0.6
+# Band motion held this long (after a quarter second's mean) is a rhythm; a sweep is shorter.
+_SUSTAINED_S = 0.5
 
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
@@ -99,9 +99,10 @@ def band_energy(
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
     motion = _block_motion(frames, sos, gx, gy, block_px)
-    # The strongest power held for most of a second (a quarter second's, at its weakest over
-    # the next 0.6 s): a 3-beat episode in a long clip counts as much as it should, while a
-    # sweep or a step (the examiner's hand arriving, the stretch, its release) does not.
+    # The strongest power held for three quarters of a second (a quarter second's, at its
+    # weakest over the next half second; three beats at 4 Hz): a short episode in a long clip
+    # counts as much as it should, while a sweep or a step (the examiner's hand arriving, the
+    # stretch, its release) counts less.
     power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.25 * fs)), axis=0)
     energy = ndimage.minimum_filter1d(power, max(1, int(_SUSTAINED_S * fs)), axis=0).max(axis=0)
     hb, wb = energy.shape
