@@ -298,16 +298,24 @@ def test_the_sign_of_the_displacement_does_not_change_beats_or_onset(seed):
     assert np.allclose(first, truth.beat_times_s[:3], atol=0.2 / truth.frequency_hz)
 
 
-def _exam_signal(seed: int, *, beats: int, latency_s: float = 0.12, arrival_px: float = 25.0):
+def _exam_signal(
+    seed: int,
+    *,
+    beats: int,
+    latency_s: float = 0.12,
+    arrival_px: float = 25.0,
+    amplitude_px: float = 3.0,
+    release_s: float = 7.2,
+):
     """An exam as the tracker measures it: the examiner's hand arriving (a slow push), a 40-px
-    stretch in 0.2 s held for 3 s, ``beats`` of 3 px on the hold from ``latency_s`` after the
-    stretch, a fast release (0.15 s); 0.05 px of measurement noise."""
+    stretch in 0.2 s held until ``release_s``, ``beats`` of ``amplitude_px`` on the hold from
+    ``latency_s`` after the stretch, a fast release (0.15 s); 0.05 px of measurement noise."""
     rng = np.random.default_rng(seed)
     t = sample_times(10.0, 30.0, jitter=0.05, seed=seed)
     ramp = lambda a, d: np.clip((t - a) / d, 0, 1) ** 2 * (3 - 2 * np.clip((t - a) / d, 0, 1))  # noqa: E731
-    x = arrival_px * (ramp(1.0, 0.5) - ramp(2.0, 0.6)) + 40.0 * (ramp(4.0, 0.2) - ramp(7.2, 0.15))
-    spec = ClonusSpec(frequency_hz=6.2, beats=beats, onset_s=4.2 + latency_s, amplitude=3.0, stretch_step=0.0,
-                      seed=seed)  # fmt: skip
+    x = arrival_px * (ramp(1.0, 0.5) - ramp(2.0, 0.6)) + 40.0 * (ramp(4.0, 0.2) - ramp(release_s, 0.15))
+    spec = ClonusSpec(frequency_hz=6.2, beats=beats, onset_s=4.2 + latency_s, amplitude=amplitude_px,
+                      stretch_step=0.0, seed=seed)  # fmt: skip
     if beats:
         x = x + clonus_displacement(spec, t)
     return t, x + rng.normal(0, 0.05, len(t)), clonus_truth(spec)
@@ -323,6 +331,18 @@ def test_beats_on_a_held_stretch_are_judged_against_the_measurements_noise(seed)
     assert abs(r.beat_count - truth.beat_count) <= 1
     assert r.frequency_hz == pytest.approx(truth.frequency_hz, abs=0.15)  # 6 beats: see ISSUE_4_GAP
     assert main_episode(r.episodes).start_s == pytest.approx(truth.start_s, abs=0.1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_beats_just_before_the_release_are_found(seed):
+    """Twelve beats of 1 px ending 0.7 s before a 40-px release: the narrow-band
+    filter rings with the release for a few periods either side of it, and that ringing is the
+    release, not the measurement's noise (it hid these beats)."""
+    t, x, truth = _exam_signal(seed, beats=12, amplitude_px=1.0, latency_s=0.3, release_s=7.1)
+    r = detect_oscillation(t, x, site="ankle")
+    assert r.clonus_detected
+    assert truth.beat_count - 2 <= r.beat_count <= truth.beat_count + 1  # the last, beside the release
+    assert r.frequency_hz == pytest.approx(truth.frequency_hz, abs=0.1)
 
 
 @pytest.mark.parametrize("seed", range(4))

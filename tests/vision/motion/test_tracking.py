@@ -234,3 +234,54 @@ def test_a_part_covered_for_a_moment_is_untracked_not_measured_as_motion():
     assert trace.valid[:40].all() and trace.valid[50:].all()
     steady = trace.valid
     assert np.abs(np.diff(trace.xy_px[steady], axis=0)).max() < 0.5  # px: no step from the cover
+
+
+def test_a_hand_sweeping_through_the_region_does_not_hide_the_beats_after_it():
+    # The examiner's hand sweeps through the region (8-px steps for a second), then the part's
+    # features beat by 1 px for two seconds, among still skin. Judged over the whole recording,
+    # the hand's steps made the part's features look still, and the skin stood in for them.
+    from vision.motion.tracking import _moving_steps, _Step
+
+    rng = np.random.default_rng(3)
+    t = np.arange(150) / 30.0
+    beats = np.where((t >= 2.0) & (t < 4.0), np.sin(2 * np.pi * 6.0 * (t - 2.0)), 0.0)
+    part_steps = np.diff(beats, prepend=0.0)
+    part = np.array([200.0, 200.0]) + rng.normal(0, 6, (12, 2))
+    skin = np.array([200.0, 200.0]) + rng.uniform(-120, 120, (80, 2))
+    hand0 = np.array([40.0, 40.0]) + rng.normal(0, 8, (15, 2))
+    log = []
+    for n in range(len(t)):
+        ids, here, step = [100 + np.arange(80)], [skin], [rng.normal(0, 0.02, (80, 2))]
+        ids.append(np.arange(12))
+        here.append(part)
+        step.append(np.column_stack([rng.normal(0, 0.02, 12), part_steps[n] + rng.normal(0, 0.02, 12)]))
+        if t[n] < 1.0:
+            ids.append(200 + np.arange(15))
+            here.append(hand0 + np.array([8.0 * n, 0.0]))
+            step.append(np.tile([8.0, 0.0], (15, 1)))
+        log.append(_Step(np.concatenate(ids), np.concatenate(here), np.concatenate(step)))
+    moving, _, _ = _moving_steps(log, 15)
+    y = np.cumsum([m[1] for m in moving])
+    on = (t >= 2.2) & (t < 3.8)
+    assert np.ptp(y[on]) == pytest.approx(np.ptp(beats[on]), rel=0.15)
+
+
+def test_energy_map_finds_a_short_beat_not_a_hand_sweeping_past():
+    # A small patch beats by 1 px at 6 Hz for 1.2 s; a larger patch (the examiner's hand)
+    # sweeps 40 px across the frame in 0.3 s and back a second later. The region must be the
+    # beating patch.
+    times = np.arange(int(5 * FPS)) / FPS
+    bg, patch, hand = _texture(7, (H, W)), _texture(8, (40, 40)), _texture(9, (70, 70))
+    frames = []
+    for t in times:
+        img = bg.copy()
+        dy = np.sin(2 * np.pi * 6.0 * (t - 1.0)) if 1.0 <= t < 2.2 else 0.0
+        m = np.float32([[1, 0, 0], [0, 1, dy]])
+        img[90:130, 180:220] = cv2.warpAffine(patch, m, (40, 40), borderMode=cv2.BORDER_REFLECT)
+        x0 = 40 + 40 * (np.clip((t - 3.0) / 0.3, 0, 1) - np.clip((t - 4.2) / 0.3, 0, 1))
+        img[150:220, int(x0) : int(x0) + 70] = hand
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    small = np.stack([shrunk(f, 96) for f in frames])
+    roi, _ = roi_from_energy(band_energy_map(small, times, (3.0, 12.0)))
+    cx, cy = (roi.x + roi.w / 2) * W, (roi.y + roi.h / 2) * H
+    assert abs(cx - 200) < 30 and abs(cy - 110) < 30, roi
