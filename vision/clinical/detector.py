@@ -36,6 +36,9 @@ _GROSS_SWINGS = 3.0  # a movement this many times the rhythm's swing is an event
 # The narrow-band filter (a band about the rhythm, run both ways) rings on either side of a
 # step: a period away at a sixth of its peak, three periods away at a thirtieth.
 _RINGING_PERIODS = 3.0
+# The noise is measured over at least this many periods of the rhythm (the narrow band's
+# samples are correlated over about a period).
+_NOISE_PERIODS = 4.0
 
 
 @dataclass
@@ -383,9 +386,7 @@ def _noise_rms(
     grip), and ``_RINGING_PERIODS`` of the rhythm either side, where the narrow-band filter
     still rings with it. Those are events of every exam, not the measurement's noise; a
     tracker's slow wander is no larger than what it fakes, and counts. Where the events leave
-    less than a second of ``where``, the rest of the recording outside them counts (the rhythm
-    too: the noise is overrated, never the events taken for it); failing that, all of
-    ``where``."""
+    less than ``_NOISE_PERIODS`` of the rhythm, all of ``where`` counts."""
     block = max(1, int(round(0.5 * fs)))
     gross = np.zeros(len(nb), bool)
     for b0 in range(0, len(nb), block):
@@ -394,7 +395,8 @@ def _noise_rms(
     reach = int(np.ceil(_RINGING_PERIODS * fs / max(f0, 1e-6)))
     if reach and gross.any():
         gross = ndimage.binary_dilation(gross, np.ones(2 * reach + 1, bool))
-    use = next((m for m in (where & ~gross, ~gross) if m.sum() >= fs), where)
+    quiet = where & ~gross
+    use = quiet if quiet.sum() >= _NOISE_PERIODS * fs / max(f0, 1e-6) else where
     return float(np.sqrt(np.mean(nb[use] ** 2)))
 
 
