@@ -392,11 +392,11 @@ def _noise_rms(
     for b0 in range(0, len(nb), block):
         seg = slice(b0, min(len(nb), b0 + block))
         gross[seg] = swing > 0 and np.ptp(slow[seg]) > _GROSS_SWINGS * swing
-    reach = int(np.ceil(_RINGING_PERIODS * fs / max(f0, 1e-6)))
-    if reach and gross.any():
-        gross = ndimage.binary_dilation(gross, np.ones(2 * reach + 1, bool))
+    period = fs / max(f0, 1e-6)  # samples
+    if gross.any():
+        gross = ndimage.binary_dilation(gross, np.ones(2 * int(np.ceil(_RINGING_PERIODS * period)) + 1, bool))
     quiet = where & ~gross
-    use = quiet if quiet.sum() >= _NOISE_PERIODS * fs / max(f0, 1e-6) else where
+    use = quiet if quiet.sum() >= _NOISE_PERIODS * period else where
     return float(np.sqrt(np.mean(nb[use] ** 2)))
 
 
