@@ -39,11 +39,6 @@ def test_clonus_on_a_held_stretch_of_the_lower_leg_alone(tmp_path, pan):
     assert path and path[0].time_s == pytest.approx(0.0, abs=0.05)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the region is carried by its features' median step: placed where the foot beats, it "
-    "holds the examiner's hand as it arrives, and moves 0.12 of the frame with the hand (#24 item 1)",
-)
 @pytest.mark.parametrize("pan", [0.0, 0.3], ids=["still", "panned"])
 def test_the_region_moves_with_the_pan_not_with_the_examiners_hand(tmp_path, pan):
     _, analysis = _exam(tmp_path, "exam", pan=pan, pan_s=0.5)

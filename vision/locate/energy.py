@@ -103,8 +103,12 @@ def band_energy(
     # weakest over the next half second; three beats at 4 Hz): a short episode in a long clip
     # counts as much as it should, while a sweep or a step (the examiner's hand arriving, the
     # stretch, its release) counts less.
+    # Only spans inside the recording count: a hand leaving at its last frame is not held
+    # (mirrored at the end, as the filter's default does, it would be).
     power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.25 * fs)), axis=0)
-    energy = ndimage.minimum_filter1d(power, max(1, int(_SUSTAINED_S * fs)), axis=0).max(axis=0)
+    held = max(1, int(_SUSTAINED_S * fs))
+    edge = "constant" if len(power) > 2 * held else "nearest"
+    energy = ndimage.minimum_filter1d(power, held, axis=0, mode=edge, cval=0.0).max(axis=0)
     hb, wb = energy.shape
     out = np.full((h, w), float(np.median(energy)), np.float32)
     out[: hb * block_px, : wb * block_px] = np.repeat(np.repeat(energy, block_px, axis=0), block_px, axis=1)

@@ -266,9 +266,13 @@ def test_a_hand_sweeping_through_the_region_does_not_hide_the_beats_after_it():
     assert np.ptp(y[on]) == pytest.approx(np.ptp(beats[on]), rel=0.15)
 
 
-def test_energy_map_finds_a_short_beat_not_a_hand_sweeping_past():
+@pytest.mark.parametrize(
+    ("away_s", "back_s"), [(3.0, 4.2), (4.75, 9.0)], ids=["sweeping-past", "leaving-at-the-last-frame"]
+)
+def test_energy_map_finds_a_short_beat_not_a_hand_sweeping_past(away_s, back_s):
     # A small patch beats by 1 px at 6 Hz for 1.2 s; a larger patch (the examiner's hand)
-    # sweeps 40 px across the frame in 0.3 s and back a second later. The region must be the
+    # sweeps 40 px across the frame in 0.3 s and back a second later, or leaves as the
+    # recording ends (a movement cut by the last frame is not held). The region must be the
     # beating patch.
     times = np.arange(int(5 * FPS)) / FPS
     bg, patch, hand = _texture(7, (H, W)), _texture(8, (40, 40)), _texture(9, (70, 70))
@@ -278,7 +282,7 @@ def test_energy_map_finds_a_short_beat_not_a_hand_sweeping_past():
         dy = np.sin(2 * np.pi * 6.0 * (t - 1.0)) if 1.0 <= t < 2.2 else 0.0
         m = np.float32([[1, 0, 0], [0, 1, dy]])
         img[90:130, 180:220] = cv2.warpAffine(patch, m, (40, 40), borderMode=cv2.BORDER_REFLECT)
-        x0 = 40 + 40 * (np.clip((t - 3.0) / 0.3, 0, 1) - np.clip((t - 4.2) / 0.3, 0, 1))
+        x0 = 40 + 40 * (np.clip((t - away_s) / 0.3, 0, 1) - np.clip((t - back_s) / 0.3, 0, 1))
         img[150:220, int(x0) : int(x0) + 70] = hand
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
     small = np.stack([shrunk(f, 96) for f in frames])
