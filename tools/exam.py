@@ -20,7 +20,17 @@ import cv2
 import numpy as np
 
 from tools.clips import _compose, hand_held
-from tools.scenes import TONES, Scene, _composite, _fill, _skin, framing_matrix, scene, street_ankle
+from tools.scenes import (
+    TONES,
+    Scene,
+    _composite,
+    _fill,
+    _skin,
+    framing_matrix,
+    group_wrist,
+    scene,
+    street_ankle,
+)
 from tools.waveform import ClonusSpec, _smoothstep, clonus_displacement, clonus_truth, sample_times
 from vision.video.writer import VideoWriter
 
@@ -124,7 +134,9 @@ class ExamSpec:
     rhythms: tuple[Voluntary, ...] = ()  # look-alikes
     flicker: float = 0.0  # mains lighting's brightness swing (fraction), at flicker_hz
     flicker_hz: float = 100.0  # sampled at the sensor's regular frame clock: it aliases
-    photo: str | None = None  # a real photo's foot (tools.scenes.street_ankle): "legs" or "whole"
+    # A real photo's part: its foot ("legs", "whole": tools.scenes.street_ankle) or hand ("hand":
+    # tools.scenes.group_wrist).
+    photo: str | None = None
 
     @property
     def clonus(self) -> bool:
@@ -204,7 +216,10 @@ class _Layers:
 
     @staticmethod
     def of(spec: ExamSpec) -> _Layers:
-        sc = street_ankle(spec.photo == "legs") if spec.photo else scene(spec.site, spec.person)
+        if spec.photo == "hand":
+            sc = group_wrist()
+        else:
+            sc = street_ankle(spec.photo == "legs") if spec.photo else scene(spec.site, spec.person)
         hand_image = hand_mask = None
         polygons = sc.hand_px or _HAND.get(spec.site)
         if spec.hand and polygons:
@@ -377,10 +392,12 @@ def exam_set(seed: int = 24) -> list[tuple[str, ExamSpec]]:
 
 
 def photo_set() -> list[tuple[str, ExamSpec]]:
-    """Ankle exams on a real photo (a street photo's foot, turned about its ankle), at the sizes a
-    phone records them: portrait 720 × 1280, beats of about 4 px. Mostly the lower legs alone
-    (no face: the pose model finds no person), another person's legs beside them."""
+    """Exams on real photos at the sizes a phone records them (portrait 720 × 1280): ankle exams
+    on a street photo's foot, turned about its ankle, beats of about 4 px, mostly the lower legs
+    alone (no face: the pose model finds no person), another person's legs beside them; and
+    wrist exams on a card player's hand, the hand and forearm alone in view."""
     legs = ExamSpec(photo="legs", width=720, height=1280, crf=20, drift_px=2.5, tremor_px=0.5)
+    hand = replace(legs, site="wrist", photo="hand", framing="close")
 
     def beats(at_s: float, n: int, f_hz: float, deg: float = 1.0, size: float = 20.0, **kw) -> Stretch:
         return Stretch(at_s=at_s, size=size, beats=n, frequency_hz=f_hz, beat_size=deg, rise_s=0.2,
@@ -432,6 +449,10 @@ def photo_set() -> list[tuple[str, ExamSpec]]:
             ),
         ),
         ("legs-no-clonus", replace(legs, stretches=(beats(3.0, 0, 6.0),), duration_s=8.0, seed=705)),
+        # A hand holding cards, the hand and forearm alone in view (no face), another person's
+        # arm beside them; the examiner's fingers on the cards extend the wrist 20° and hold it.
+        ("hand", replace(hand, stretches=(beats(2.5, 14, 5.4, 2.0),), duration_s=7.0, seed=706)),
+        ("hand-no-clonus", replace(hand, stretches=(beats(2.5, 0, 5.4),), duration_s=7.0, seed=707)),
     ]
     return [(f"p{i:02d}-photo-{kind}", spec) for i, (kind, spec) in enumerate(cases)]
 

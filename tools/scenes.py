@@ -236,6 +236,33 @@ _LOWER_LEGS = (480, 20, 395)  # the photo below both men's faces: y from, x from
 _UP = 2  # the photo is small: worked at twice its size so close framings keep its detail
 
 
+def _photo_part(
+    img: np.ndarray,
+    origin: tuple[int, int],
+    outline: list,
+    pivot: tuple[float, float],
+    hand: list,
+    reach_deg: float,
+) -> Scene:
+    """A scene from a photo crop (``img``, worked at ``_UP`` times the photo from ``origin``):
+    the part inside ``outline`` turns about ``pivot`` (photo pixels); where it was, the photo
+    is inpainted, so that a turned part leaves no ghost."""
+    o = np.array(origin, float)
+    part_px = (np.array(outline, float) - o) * _UP
+    centre = (np.array(pivot) - o) * _UP
+    hand_px = tuple((np.array(p, float) - o) * _UP for p in hand)
+    part = _fill(img.shape[:2], [part_px])
+    hole = cv2.dilate((part > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
+    bg = cv2.inpaint(np.clip(img, 0, 255).astype(np.uint8), hole, 7, cv2.INPAINT_TELEA).astype(np.float32)
+    body = 1.0 - cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0)
+    box = (float(part_px[:, 0].min()), float(part_px[:, 1].min()), float(part_px[:, 0].max()),
+           float(part_px[:, 1].max()))  # fmt: skip
+    reach = float(np.max(np.linalg.norm(part_px - centre, axis=1)))
+    mask, turn = cv2.GaussianBlur(part, (0, 0), 1.0), (float(centre[0]), float(centre[1]))
+    return Scene(img, mask, turn, "rotate", (0.0, 1.0), box, reach, reach_deg, body_mask=body, background=bg,
+                 hand_px=hand_px)  # fmt: skip
+
+
 @cache
 def street_ankle(lower_legs: bool = True) -> Scene:
     """A real photo for an ankle exam: the street photo's patient, whose left foot turns about
@@ -246,16 +273,26 @@ def street_ankle(lower_legs: bool = True) -> Scene:
     img = load_rgb(STREET).astype(np.float32)
     y0, x0, x1 = _LOWER_LEGS if lower_legs else (0, 0, img.shape[1])
     img = cv2.resize(img[y0:, x0:x1], None, fx=_UP, fy=_UP, interpolation=cv2.INTER_CUBIC)
-    origin = np.array([x0, y0], float)
-    shoe = (np.array(_SHOE, float) - origin) * _UP
-    pivot = (np.array(_SHOE_ANKLE) - origin) * _UP
-    hand = tuple((np.array(p, float) - origin) * _UP for p in _SHOE_HAND)
-    part = _fill(img.shape[:2], [shoe])
-    # Where the shoe was, the pavement (inpainted), so that a turned shoe leaves no ghost.
-    hole = cv2.dilate((part > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
-    bg = cv2.inpaint(np.clip(img, 0, 255).astype(np.uint8), hole, 7, cv2.INPAINT_TELEA).astype(np.float32)
-    body = 1.0 - cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0)
-    box = (float(shoe[:, 0].min()), float(shoe[:, 1].min()), float(shoe[:, 0].max()), float(shoe[:, 1].max()))
-    reach = float(np.max(np.linalg.norm(shoe - pivot, axis=1)))
-    return Scene(img, cv2.GaussianBlur(part, (0, 0), 1.0), (float(pivot[0]), float(pivot[1])), "rotate",
-                 (0.0, 1.0), box, reach, 8.0, body_mask=body, background=bg, hand_px=hand)  # fmt: skip
+    return _photo_part(img, (x0, y0), _SHOE, _SHOE_ANKLE, _SHOE_HAND, 8.0)
+
+
+# A hand and forearm in the card-table photo (``tools.photos.GROUP``; photo pixels, read by eye
+# at 3×): the left hand holding the cards, its wrist, and the crop that shows the hand, the
+# forearm and another person's arm and hand beside them, but no face.
+_CARD_HAND = [(127, 424), (160, 400), (195, 383), (230, 383), (262, 440), (258, 482), (250, 505),
+              (222, 508), (185, 488), (152, 490)]  # fmt: skip
+_CARD_WRIST = (236.0, 505.0)
+_CARD_FINGERS = [[(232, 392), (262, 400), (270, 436), (240, 430)]]  # the examiner's, over the cards
+_HAND_CROP = (100, 380, 420, 760)  # x0, y0, x1, y1
+
+
+@cache
+def group_wrist() -> Scene:
+    """A real photo for a wrist exam: a hand holding cards turns about its wrist, a close-up of
+    the hand and forearm (no face: the pose model finds no person)."""
+    from tools.photos import GROUP, load_rgb
+
+    x0, y0, x1, y1 = _HAND_CROP
+    img = load_rgb(GROUP).astype(np.float32)[y0:y1, x0:x1]
+    img = cv2.resize(img, None, fx=_UP, fy=_UP, interpolation=cv2.INTER_CUBIC)
+    return _photo_part(img, (x0, y0), _CARD_HAND, _CARD_WRIST, _CARD_FINGERS, 8.0)

@@ -120,7 +120,9 @@ class RegionAt(_Model):
 
 
 class Tracking(_Model):
-    method: str | None = Field(None, description="pose | face | motion | manual: how the region was found.")
+    method: str | None = Field(
+        None, description="pose | face | hand | motion | manual: how the region was found."
+    )
     roi: Roi | None = Field(None, description="The region where tracking started (first frame).")
     path: list[RegionAt] = Field(
         default_factory=list,

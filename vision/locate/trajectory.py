@@ -11,9 +11,12 @@ import numpy as np
 
 from vision.locate.landmarks import (
     EYES,
+    HAND,
+    KNUCKLES,
     LOWER_JAW,
     POSE,
     FaceLandmarker,
+    HandLandmarker,
     Landmarks,
     PoseLandmarker,
     largest_face,
@@ -23,7 +26,9 @@ from vision.video.decode import Frame
 
 # The methods of placement whose landmark model can follow the part (a region found from its
 # motion, or drawn by hand, has no landmarks to read).
-LANDMARK_METHODS = ("pose", "face")
+LANDMARK_METHODS = ("pose", "face", "hand")
+_MODELS = {"pose": (PoseLandmarker, "pose_landmarker_full"), "face": (FaceLandmarker, "face_landmarker"),
+           "hand": (HandLandmarker, "hand_landmarker_full")}  # fmt: skip
 _SEEN = 0.5  # visibility from which a pose landmark counts
 
 
@@ -32,7 +37,7 @@ class LandmarkTrack:
     """The part relative to the joint above it (the jaw: relative to the eyes), so that the
     patient's and the filmer's movements cancel; in pixels of the source video."""
 
-    source: str  # the landmark model: "pose" or "face"
+    source: str  # the landmark model: "pose", "face" or "hand"
     time_s: np.ndarray
     xy_px: np.ndarray  # (n, 2); NaN where the part was not found
     valid: np.ndarray  # (n,)
@@ -69,6 +74,18 @@ def _limb_offset(
     return best
 
 
+def _hand_offset(hands: list[Landmarks], near_px: np.ndarray, reach_px: float) -> np.ndarray | None:
+    """The knuckles of the hand nearest ``near_px``, minus its wrist (the hand turning about the
+    wrist); None where no hand is within ``reach_px``."""
+    best, best_d = None, reach_px
+    for hand in hands:
+        knuckles = hand.xy_px[list(KNUCKLES)].mean(axis=0)
+        d = float(np.hypot(*(knuckles - near_px)))
+        if d < best_d:
+            best, best_d = knuckles - hand.xy_px[HAND["wrist"]], d
+    return best
+
+
 def landmark_track(
     frames: Iterable[Frame],
     *,
@@ -81,19 +98,20 @@ def landmark_track(
     with a landmarker of its own (no state carried over from another recording), and the
     part's offset from them. ``region_px`` (one x0, y0, x1, y1 per frame given, source pixels)
     says which limb is the part where several are in view."""
-    kind = FaceLandmarker if source == "face" else PoseLandmarker
     from models.registry import model_path
 
+    kind, name = _MODELS[source]
     times, offsets = [], []
-    name = "face_landmarker" if source == "face" else "pose_landmarker_full"
     with kind(model_path(name), video=True) as landmarker:
         for frame, box in zip(frames, region_px / scale, strict=False):
             rgb = frame.image if frame.image.ndim == 3 else np.dstack([frame.image] * 3)
             found = landmarker.detect(rgb, frame.time_s)
+            centre, reach = (box[:2] + box[2:]) / 2, float(np.hypot(*(box[2:] - box[:2])))
             if source == "face":
                 offset = _jaw_offset(found)
+            elif source == "hand":
+                offset = _hand_offset(found, centre, reach)
             else:
-                centre, reach = (box[:2] + box[2:]) / 2, float(np.hypot(*(box[2:] - box[:2])))
                 offset = _limb_offset(found, site, centre, reach)
             times.append(frame.time_s)
             offsets.append(np.full(2, np.nan) if offset is None else offset * scale)

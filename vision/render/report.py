@@ -26,6 +26,7 @@ MAX_CHART_POINTS = 2000
 _METHODS = {
     "pose": "body landmarks (pose)",
     "face": "face landmarks",
+    "hand": "hand landmarks",
     "motion": "motion energy in the band",
     "manual": "region given by the user",
 }
