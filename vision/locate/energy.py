@@ -4,6 +4,7 @@ the part (a close-up of a foot)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -29,38 +30,66 @@ _SUSTAINED_S = 0.5
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 
 
-def _steady(frames: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
-    """Take the camera's slow wandering (below ``below_hz``) out of the (n, h, w) float32 stack,
-    in place: each frame's shift against the middle one (ECC on the frame's outer ring),
-    low-passed. Returns that shift per frame, (n, 2): what is at ``p`` in the middle frame is at
-    ``p + shift`` in that frame.
+def _blurred(image: np.ndarray) -> np.ndarray:
+    """Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture)."""
+    return cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
+
+
+def _slow_shift(frames_gray: np.ndarray, fs: float, below_hz: float) -> np.ndarray:
+    """The camera's slow wandering (below ``below_hz``): each frame's shift against the middle
+    one (ECC on the frame's outer ring, each frame smoothed as it comes), low-passed; (n, 2):
+    what is at ``p`` in the middle frame is at ``p + shift`` in that frame.
 
     A hand-held phone wanders by pixels while the filmer's tremor shakes it; a sharp edge the
     wandering carries across pixels shows the tremor with a changing strength, which no fixed
-    gain takes out, and lights up along its whole length. The tremor itself (in the band) is
-    left to the per-block regression: its estimate here would be noisier than it is.
+    gain takes out, and lights up along its whole length. So the wandering is taken out of the
+    frames (``_steadied``); the tremor itself (in the band) is left to the per-block
+    regression: its estimate here would be noisier than it is.
     """
-    n, h, w = frames.shape
+    n, h, w = frames_gray.shape
     if n < 16 or below_hz >= 0.45 * fs:  # too short to tell slow from fast
         return np.zeros((n, 2))
     ring = _ring(h, w).astype(np.uint8)
     mid = n // 2
+    middle = _blurred(frames_gray[mid])
     shift = np.zeros((n, 2), np.float32)
     for order in (range(mid + 1, n), range(mid - 1, -1, -1)):
         warp = np.eye(2, 3, dtype=np.float32)
         for i in order:
             # No convergence (a featureless ring) keeps the neighbour's shift.
             with contextlib.suppress(cv2.error):
-                _, warp = cv2.findTransformECC(frames[mid], frames[i], warp, cv2.MOTION_TRANSLATION,
+                _, warp = cv2.findTransformECC(middle, _blurred(frames_gray[i]), warp, cv2.MOTION_TRANSLATION,
                                                _ECC_CRITERIA, ring, 1)  # fmt: skip
             shift[i] = warp[:, 2]
     sos = signal.butter(2, below_hz, fs=fs, output="sos")
-    slow = signal.sosfiltfilt(sos, shift, axis=0)
-    for i, (dx, dy) in enumerate(slow):
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        frames[i] = cv2.warpAffine(frames[i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                   borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    return slow
+    return signal.sosfiltfilt(sos, shift, axis=0)
+
+
+def _steadied(frames_gray: np.ndarray, shift: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Frames ``lo:hi`` smoothed, moved into the middle frame's place (``shift``) and each less
+    its mean (flicker, exposure), as float32."""
+    _, h, w = frames_gray.shape
+    out = np.empty((hi - lo, h, w), np.float32)
+    for k, i in enumerate(range(lo, hi)):
+        m = np.float32([[1, 0, shift[i, 0]], [0, 1, shift[i, 1]]])
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        cv2.warpAffine(
+            _blurred(frames_gray[i]), m, (w, h), dst=out[k], flags=flags, borderMode=cv2.BORDER_REPLICATE
+        )
+        out[k] -= out[k].mean()
+    return out
+
+
+# The map is worked out over this many frames at a time (with a second of the recording either
+# side, where the band filter settles), so that memory does not grow with the recording.
+_CHUNK_FRAMES = 512
+
+
+def _chunks(n: int, pad: int) -> Iterator[tuple[int, int, int, int]]:
+    """(lo, hi, keep_from, keep_to): frames ``lo:hi`` are filtered, ``keep_from:keep_to`` kept."""
+    for start in range(0, n, _CHUNK_FRAMES):
+        stop = min(n, start + _CHUNK_FRAMES)
+        yield max(0, start - pad), min(n, stop + pad), start, stop
 
 
 def band_energy_map(
@@ -83,29 +112,43 @@ def band_energy(
     noise averages out). The camera's in-band motion (shake, the filmer's tremor) is the same
     fit over the frame's outer ring and is taken out of every block: edges the camera moves
     do not light up, skin the part moves does. The camera's slow wandering is taken out of
-    the frames first (``_steady``), so that the fit stays linear. Whole-frame changes
+    the frames first (``_slow_shift``), so that the fit stays linear. Whole-frame changes
     (flicker, exposure) are taken out by removing each frame's mean. The map is in the middle
     frame's coordinates; the camera's slow shift of each frame from it, (n, 2) px, comes with it.
+    The stack is worked on ``_CHUNK_FRAMES`` at a time: memory beyond the stack itself stays
+    flat in the recording's length.
     """
-    _, h, w = frames_gray.shape
+    n, h, w = frames_gray.shape
     fs = mean_rate_hz(time_s)
     hi = min(band_hz[1], 0.45 * fs)
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
-    # Smoothed a little, so that brightness is linear in sub-pixel motion (no aliased texture).
-    frames = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames_gray.astype(np.float32)])
-    shift = _steady(frames, fs, 0.5 * band_hz[0])
-    frames -= frames.mean(axis=(1, 2), keepdims=True)
-    mean_frame = frames.mean(axis=0)
+    shift = _slow_shift(frames_gray, fs, 0.5 * band_hz[0])
+    mean_frame = np.zeros((h, w), np.float64)
+    for lo, stop, *_ in _chunks(n, 0):
+        mean_frame += _steadied(frames_gray, shift, lo, stop).sum(axis=0)
+    mean_frame = (mean_frame / max(1, n)).astype(np.float32)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
-    motion = _block_motion(frames, sos, gx, gy, block_px)
+    fit = _BlockFit(gx, gy, block_px)
+    motion = np.empty((n, fit.hb, fit.wb, 2), np.float32)
+    cam = np.empty((n, 2))
+    for lo, stop, keep_from, keep_to in _chunks(n, int(np.ceil(fs))):
+        m, c = fit.motion(_steadied(frames_gray, shift, lo, stop), sos)
+        motion[keep_from:keep_to], cam[keep_from:keep_to] = (
+            m[keep_from - lo : keep_to - lo],
+            c[keep_from - lo : keep_to - lo],
+        )
+    fit.take_out_camera(motion, cam)
     # The strongest power held for three quarters of a second (a quarter second's, at its
     # weakest over the next half second; three beats at 4 Hz): a short episode in a long clip
     # counts as much as it should, while a sweep or a step (the examiner's hand arriving, the
     # stretch, its release) counts less.
     # Only spans inside the recording count: a hand leaving at its last frame is not held
     # (mirrored at the end, as the filter's default does, it would be).
-    power = ndimage.uniform_filter1d((motion * motion).sum(axis=-1), max(1, int(0.25 * fs)), axis=0)
+    power = ndimage.uniform_filter1d(
+        np.einsum("...i,...i->...", motion, motion), max(1, int(0.25 * fs)), axis=0
+    )
+    del motion
     held = max(1, int(_SUSTAINED_S * fs))
     edge = "constant" if len(power) > 2 * held else "nearest"
     energy = ndimage.minimum_filter1d(power, held, axis=0, mode=edge, cval=0.0).max(axis=0)
@@ -115,39 +158,56 @@ def band_energy(
     return out, shift
 
 
-def _block_motion(frames: np.ndarray, sos: np.ndarray, gx: np.ndarray, gy: np.ndarray, k: int) -> np.ndarray:
-    """Each ``k``×``k`` block's in-band motion relative to the camera, (n, h/k, w/k, 2)."""
-    n, h, w = frames.shape
-    hb, wb = h // k, w // k
+class _BlockFit:
+    """Each ``k``×``k`` block's in-band motion by least squares on the gradients of the mean
+    frame (``gx``, ``gy``), and the camera's: the same fit over the frame's outer ring."""
 
-    def blocks(a: np.ndarray) -> np.ndarray:  # (..., r·k, c·k) → (..., r, c) sums
+    def __init__(self, gx: np.ndarray, gy: np.ndarray, k: int) -> None:
+        h, w = gx.shape
+        self.k, self.hb, self.wb = k, h // k, w // k
+        self.gx, self.gy = gx[: self.hb * k, : self.wb * k], gy[: self.hb * k, : self.wb * k]
+        self.sxx, self.sxy, self.syy = (
+            self._sums(self.gx * self.gx),
+            self._sums(self.gx * self.gy),
+            self._sums(self.gy * self.gy),
+        )
+        self.ring = _ring(self.hb, self.wb)
+        # (Σ g gᵀ + λ) d = −Σ g b per block: a block without texture is pulled towards no motion.
+        self.lam = 0.5 * k * k * float(np.mean(gx * gx + gy * gy)) + 1.0
+
+    def _sums(self, a: np.ndarray) -> np.ndarray:  # (..., r·k, c·k) → (..., r, c) sums
+        k = self.k
         return a.reshape(*a.shape[:-2], a.shape[-2] // k, k, a.shape[-1] // k, k).sum(axis=(-3, -1))
 
-    gxc, gyc = gx[: hb * k, : wb * k], gy[: hb * k, : wb * k]
-    sxx, sxy, syy = blocks(gxc * gxc), blocks(gxc * gyc), blocks(gyc * gyc)
-    bx = np.zeros((n, hb, wb), np.float32)
-    by = np.zeros((n, hb, wb), np.float32)
-    rows = max(k, 16 // k * k)  # rows in chunks (whole blocks) to bound memory
-    for r0 in range(0, hb * k, rows):
-        r1 = min(hb * k, r0 + rows)
-        b = signal.sosfiltfilt(sos, frames[:, r0:r1, : wb * k], axis=0)
-        bx[:, r0 // k : r1 // k] = blocks(b * gxc[r0:r1])
-        by[:, r0 // k : r1 // k] = blocks(b * gyc[r0:r1])
-    # The camera: the same fit over the outer ring of blocks (background and still reference).
-    ring = _ring(hb, wb)
-    cam_normal = np.array([[sxx[ring].sum(), sxy[ring].sum()], [sxy[ring].sum(), syy[ring].sum()]])
-    cam_rhs = np.stack([bx[:, ring].sum(axis=1), by[:, ring].sum(axis=1)], axis=1)
-    cam = -np.linalg.solve(cam_normal + 1e-6 * np.eye(2), cam_rhs.T).T  # (n, 2)
-    # Per block (Σ g gᵀ + λ) d = −Σ g b gives its motion (no texture: pulled towards none).
-    lam = 0.5 * k * k * float(np.mean(gx * gx + gy * gy)) + 1.0
-    a, c, d = sxx + lam, sxy, syy + lam
-    det = a * d - c * c
-    motion = np.stack([-(d * bx - c * by) / det, -(a * by - c * bx) / det], axis=-1)  # (n, hb, wb, 2)
-    # What the camera explains is taken out of each block by regression (a 2×2 gain per block:
-    # how strongly an edge shows the camera's motion depends on its texture and direction).
-    cc = cam.T @ cam + 1e-9 * np.eye(2)
-    gain = np.einsum("tyxi,tj,jk->yxik", motion, cam, np.linalg.inv(cc))  # (hb, wb, 2, 2)
-    return motion - np.einsum("yxik,tk->tyxi", gain, cam)
+    def motion(self, frames: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each block's in-band motion, (n, hb, wb, 2), and the camera's, (n, 2), camera not yet
+        taken out."""
+        n, k, hb, wb = len(frames), self.k, self.hb, self.wb
+        bx = np.zeros((n, hb, wb), np.float32)
+        by = np.zeros((n, hb, wb), np.float32)
+        for r0 in range(0, hb * k, k):  # a row of blocks at a time: the filter's copies stay small
+            b = signal.sosfiltfilt(sos, frames[:, r0 : r0 + k, : wb * k], axis=0)
+            bx[:, r0 // k] = self._sums(b * self.gx[r0 : r0 + k])[:, 0]
+            by[:, r0 // k] = self._sums(b * self.gy[r0 : r0 + k])[:, 0]
+        ring = self.ring
+        sxx, sxy, syy = self.sxx, self.sxy, self.syy
+        cam_normal = np.array([[sxx[ring].sum(), sxy[ring].sum()], [sxy[ring].sum(), syy[ring].sum()]])
+        cam_rhs = np.stack([bx[:, ring].sum(axis=1), by[:, ring].sum(axis=1)], axis=1)
+        cam = -np.linalg.solve(cam_normal + 1e-6 * np.eye(2), cam_rhs.T).T  # (n, 2)
+        a, c, d = sxx + self.lam, sxy, syy + self.lam
+        det = a * d - c * c
+        return np.stack([-(d * bx - c * by) / det, -(a * by - c * bx) / det], axis=-1), cam
+
+    @staticmethod
+    def take_out_camera(motion: np.ndarray, cam: np.ndarray) -> None:
+        """What the camera explains taken out of each block's motion, in place, by regression
+        over the recording (a 2×2 gain per block: how strongly an edge shows the camera's
+        motion depends on its texture and direction)."""
+        spans = [slice(t0, t0 + _CHUNK_FRAMES) for t0 in range(0, len(motion), _CHUNK_FRAMES)]
+        cross = sum(np.tensordot(motion[t], cam[t], axes=(0, 0)) for t in spans)  # (hb, wb, 2, 2)
+        gain = cross @ np.linalg.inv(cam.T @ cam + 1e-9 * np.eye(2))
+        for t in spans:
+            motion[t] -= np.einsum("yxik,tk->tyxi", gain, cam[t])
 
 
 def roi_from_energy(energy: np.ndarray) -> tuple[Roi, float]:

@@ -289,3 +289,47 @@ def test_energy_map_finds_a_short_beat_not_a_hand_sweeping_past(away_s, back_s):
     roi, _ = roi_from_energy(band_energy_map(small, times, (3.0, 12.0)))
     cx, cy = (roi.x + roi.w / 2) * W, (roi.y + roi.h / 2) * H
     assert abs(cx - 200) < 30 and abs(cy - 110) < 30, roi
+
+
+def _long_beating_stack(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """A textured patch that beats by 1 px at 6 Hz from 15 s to 20 s (across the map's first
+    chunk boundary), under a camera that wanders slowly; 96-px frames."""
+    times = np.arange(int(seconds * FPS)) / FPS
+    bg, patch = _texture(3, (120, 160)), _texture(4, (16, 16))
+    frames = np.empty((len(times), 54, 96), np.uint8)
+    for i, t in enumerate(times):
+        img = bg.copy()
+        dy = np.sin(2 * np.pi * 6.0 * t) if 15.0 <= t < 20.0 else 0.0
+        m = np.float32([[1, 0, 0], [0, 1, dy]])
+        img[40:56, 100:116] = cv2.warpAffine(patch, m, (16, 16), borderMode=cv2.BORDER_REFLECT)
+        x, y = 20 + 3 * np.sin(0.3 * t), 20 + 2 * np.cos(0.2 * t)
+        view = cv2.warpAffine(img, np.float32([[1, 0, -x], [0, 1, -y]]), (96, 54), flags=cv2.INTER_LINEAR)
+        frames[i] = np.clip(view, 0, 255).astype(np.uint8)
+    return frames, times
+
+
+def test_energy_map_worked_in_chunks_is_the_map_of_the_whole_and_its_memory_is_flat(monkeypatch):
+    import tracemalloc
+
+    import vision.locate.energy as energy
+
+    frames, times = _long_beating_stack(80.0)
+    frames, times, long_frames, long_times = frames[:1200], times[:1200], frames, times  # 40 s: three chunks
+    chunked = band_energy_map(frames, times, (3.0, 12.0))
+    monkeypatch.setattr(energy, "_CHUNK_FRAMES", 10_000)
+    whole = band_energy_map(frames, times, (3.0, 12.0))
+    assert np.abs(chunked - whole).max() <= 1e-3 * whole.max()
+    roi, _ = roi_from_energy(chunked)
+    assert roi.x * 96 <= 108 - 20 <= (roi.x + roi.w) * 96  # the patch, in the middle frame's place
+    monkeypatch.undo()
+
+    def peak_mb(n: int) -> float:
+        tracemalloc.start()
+        band_energy_map(long_frames[:n], long_times[:n], (3.0, 12.0))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak / 1e6
+
+    # Beyond the stack itself (5 kB a frame), twice the recording costs little more (the
+    # whole stack in float32 at once would cost 20 kB a frame more, and its filtering more again).
+    assert peak_mb(2400) < 1.25 * peak_mb(1200)
