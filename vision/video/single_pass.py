@@ -27,6 +27,26 @@ LANDMARK_FRAMES = 6
 _CONVERT_AHEAD = 4  # decoded frames waiting for conversion (bounded: 1080p frames are 3 MB)
 
 
+class _Stack:
+    """Small frames of one size in one array, allocated for the count the container gives and
+    grown if more come (a list of frames stacked at the end held the stack twice)."""
+
+    def __init__(self, expected: int) -> None:
+        self._buf: np.ndarray | None = None
+        self._n, self._expected = 0, min(max(1, expected), 1 << 15)  # a header's count is not trusted
+
+    def append(self, image: np.ndarray) -> None:
+        if self._buf is None:
+            self._buf = np.empty((self._expected, *image.shape), np.uint8)
+        elif self._n == len(self._buf):
+            self._buf = np.concatenate([self._buf, np.empty_like(self._buf)])
+        self._buf[self._n] = image
+        self._n += 1
+
+    def array(self) -> np.ndarray:
+        return self._buf[: self._n] if self._buf is not None else np.zeros((0, 0, 0), np.uint8)
+
+
 @dataclass
 class DecodedPass(Closing):
     """What one decoding pass keeps: the tracking frames (spooled), the small stack for the
@@ -60,7 +80,7 @@ def decode_once(
     last = max(0, info.frame_count - 1)
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if sample else set()
     spool = FrameSpool()
-    small, times, seen, first_pts = [], [], [], [0]
+    small, times, seen, first_pts = _Stack(info.frame_count), [], [], [0]
     n = max(1, info.frame_count)
 
     def keep(index: int, time_s: float, frame) -> None:
@@ -93,5 +113,4 @@ def decode_once(
     if not times:
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
-    small_stack = np.stack(small) if small else np.zeros((0, 0, 0), np.uint8)
-    return DecodedPass(spool, small_stack, np.asarray(times), seen, first_pts[0])
+    return DecodedPass(spool, small.array(), np.asarray(times), seen, first_pts[0])
