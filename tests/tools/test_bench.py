@@ -22,3 +22,6 @@ def test_a_clip_looped_twice_holds_its_frames_twice_in_time_order_with_its_rotat
     times = [t for _, t, _ in iter_decoded(looped, two)]
     assert len(times) == 2 * len([t for _, t, _ in iter_decoded(path, one)])
     assert np.all(np.diff(times) > 0) and times[-1] > 1.9 * (times[len(times) // 2 - 1])
+    (tmp_path / "short").mkdir()
+    cut = looped_clip(path.rename(tmp_path / "short" / path.name), 2, max_s=3.5)
+    assert 3.3 <= probe(cut).duration_s <= 3.5 + 1 / 30

@@ -59,10 +59,30 @@ class _Step:
         return self.before + self.step
 
 
+# Steps whose features' local energies are worked out at a time (with ``reach`` either side):
+# the flat arrays of every feature's every step stay small however long the recording.
+_ENERGY_CHUNK_STEPS = 512
+
+
 def _local_energy(log: list[_Step], reach: int) -> list[np.ndarray]:
     """Per step, each tracked feature's mean squared step over its own steps within ``reach``
     steps either side (a feature is followed without a break from when it is found until it
     is lost), and 0 for a feature that lived fewer than three steps."""
+    ids = np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)])
+    known, lives = np.unique(ids, return_counts=True)
+    out: list[np.ndarray] = []
+    for a in range(0, len(log), _ENERGY_CHUNK_STEPS):
+        b = min(len(log), a + _ENERGY_CHUNK_STEPS)
+        lo, hi = max(0, a - reach), min(len(log), b + reach)
+        out += _local_energy_within(log[lo:hi], reach, known, lives)[a - lo : b - lo]
+    return out
+
+
+def _local_energy_within(
+    log: list[_Step], reach: int, known: np.ndarray, lives: np.ndarray
+) -> list[np.ndarray]:
+    """``_local_energy`` over a stretch of steps (the answer holds for steps at least ``reach``
+    from its ends); ``known``, ``lives``: every feature's id and how many steps it lived."""
     n = [len(st.ids) for st in log]
     ids = np.concatenate([st.ids for st in log] or [np.zeros(0, np.int64)])
     at = np.repeat(np.arange(len(log)), n)
@@ -70,12 +90,13 @@ def _local_energy(log: list[_Step], reach: int) -> list[np.ndarray]:
     order = np.lexsort((at, ids))
     ids_s, s2_s = ids[order], s2[order]
     first = np.r_[True, ids_s[1:] != ids_s[:-1]]
-    g0 = np.maximum.accumulate(np.where(first, np.arange(len(ids_s)), 0))  # its life's first entry
+    g0 = np.maximum.accumulate(np.where(first, np.arange(len(ids_s)), 0))  # its first entry here
     g1 = np.r_[np.flatnonzero(first)[1:], len(ids_s)][np.cumsum(first) - 1]  # one past its last
     i = np.arange(len(ids_s))
     lo, hi = np.maximum(g0, i - reach), np.minimum(g1, i + reach + 1)
     c = np.r_[0.0, np.cumsum(s2_s)]
-    local = np.where(g1 - g0 >= 3, (c[hi] - c[lo]) / np.maximum(hi - lo, 1), 0.0)
+    lived = lives[np.searchsorted(known, ids_s)] if len(ids_s) else np.zeros(0, np.int64)
+    local = np.where(lived >= 3, (c[hi] - c[lo]) / np.maximum(hi - lo, 1), 0.0)
     out = np.empty(len(ids))
     out[order] = local
     return np.split(out, np.cumsum(n)[:-1])

@@ -26,6 +26,25 @@ class Spectrogram:
     band_fraction: np.ndarray  # (n_time,) share of motion energy held by the main rhythm
 
 
+# Windows whose spectra are worked out at a time: a long recording's spectra are not all held
+# at once with the temporaries of their analysis (memory flat in the recording's length).
+_WINDOWS_AT_ONCE = 256
+
+
+@dataclass(frozen=True)
+class _Bins:
+    """The frequency bins the windows are read in, and which of them count for what."""
+
+    n_fft: int
+    used: np.ndarray  # of the FFT's bins: those kept (nothing above the motion band or the plot)
+    freqs: np.ndarray  # of the kept bins
+    band: tuple[float, float]
+    motion: np.ndarray  # kept bins in the motion band
+    band_idx: np.ndarray  # kept bins in the clonus band
+    inner: np.ndarray  # band bins with a neighbour either side (can be a peak)
+    keep: np.ndarray  # kept bins that are plotted
+
+
 def window_stats(
     y: np.ndarray, fs: float, band: tuple[float, float], motion_max_hz: float
 ) -> tuple[Spectrogram, np.ndarray, np.ndarray]:
@@ -38,26 +57,43 @@ def window_stats(
     if len(y) < n_win:
         y = np.pad(y, (0, n_win - len(y)))
     starts = np.arange(0, len(y) - n_win + 1, step)
-    frames = np.lib.stride_tricks.sliding_window_view(y, n_win)[starts]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    window = signal.windows.hann(n_win, sym=False)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
+    all_freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
     lo, hi = band
     # Nothing above the motion band or the plotted range is used: drop those bins first.
-    used = freqs <= max(motion_max_hz, hi * 1.5, 1.0)
-    freqs = freqs[used]
-    spec = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)[:, used]) ** 2
-    in_band = (freqs >= lo) & (freqs <= hi)
+    used = all_freqs <= max(motion_max_hz, hi * 1.5, 1.0)
+    freqs = all_freqs[used]
+    band_idx = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    inner = band_idx[(band_idx > 0) & (band_idx < len(freqs) - 1)]
     motion = (freqs >= 0.3) & (freqs <= motion_max_hz)
-    band_idx = np.flatnonzero(in_band)
-    strongest = band_idx[np.argmax(spec[:, in_band], axis=1)]
-    fundamental, fraction = _rhythm(spec, freqs, strongest, lo, motion)
+    bins = _Bins(n_fft, used, freqs, band, motion, band_idx, inner, freqs <= max(hi * 1.5, 1.0))
+    window = signal.windows.hann(n_win, sym=False)
+    views = np.lib.stride_tricks.sliding_window_view(y, n_win)
+    power = np.empty((int(bins.keep.sum()), len(starts)))  # (n_freq, n_time), filled a block at a time
+    fundamental, fraction, peak_hz = (np.empty(len(starts)) for _ in range(3))
+    for i in range(0, len(starts), _WINDOWS_AT_ONCE):
+        block = slice(i, i + _WINDOWS_AT_ONCE)
+        power[:, block], fundamental[block], fraction[block], peak_hz[block] = _windows(
+            views[starts[block]], window, bins
+        )
+    centers = (starts + n_win / 2) / fs
+    return Spectrogram(centers, freqs[bins.keep], power, fraction), fundamental, peak_hz
+
+
+def _windows(
+    frames: np.ndarray, window: np.ndarray, bins: _Bins
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Some windows' plotted power (n_freq, n_windows), rhythm's fundamental, share of the motion
+    energy, and peak."""
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    freqs, lo, inner = bins.freqs, bins.band[0], bins.inner
+    spec = np.abs(np.fft.rfft(frames * window, n=bins.n_fft, axis=1)[:, bins.used]) ** 2
+    strongest = bins.band_idx[np.argmax(spec[:, bins.band_idx], axis=1)]
+    fundamental, fraction = _rhythm(spec, freqs, strongest, lo, bins.motion)
     peak_hz = freqs[strongest]
     # The spill of the examiner's stretch (a step) falls steadily from below the band and can
     # outweigh the rhythm at the band's lower edge, which then fails the valley test. Where the
     # strongest bin holds no share (no valley below it, or no more than noise would), the
     # strongest bin above both its neighbours (a true peak) is tried instead.
-    inner = band_idx[(band_idx > 0) & (band_idx < len(freqs) - 1)]
     none = np.flatnonzero(fraction == 0)  # only these windows are looked at again
     unshared = spec[none]
     is_peak = (unshared[:, inner] >= unshared[:, inner - 1]) & (unshared[:, inner] >= unshared[:, inner + 1])
@@ -66,14 +102,11 @@ def window_stats(
     if len(retry):
         peaked = np.where(is_peak[has_peak], unshared[has_peak][:, inner], -1.0)
         idx2 = inner[np.argmax(peaked, axis=1)]
-        f2, frac2 = _rhythm(unshared[has_peak], freqs, idx2, lo, motion)
+        f2, frac2 = _rhythm(unshared[has_peak], freqs, idx2, lo, bins.motion)
         better = frac2 > 0
         fundamental[retry[better]], fraction[retry[better]] = f2[better], frac2[better]
         peak_hz[retry[better]] = freqs[idx2[better]]
-    centers = (starts + n_win / 2) / fs
-    keep = freqs <= max(hi * 1.5, 1.0)
-    sg = Spectrogram(centers, freqs[keep], spec[:, keep].T, fraction)
-    return sg, fundamental, peak_hz
+    return spec[:, bins.keep].T, fundamental, fraction, peak_hz
 
 
 def _rhythm(

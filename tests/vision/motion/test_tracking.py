@@ -333,3 +333,27 @@ def test_energy_map_worked_in_chunks_is_the_map_of_the_whole_and_its_memory_is_f
     # Beyond the stack itself (5 kB a frame), twice the recording costs little more (the
     # whole stack in float32 at once would cost 20 kB a frame more, and its filtering more again).
     assert peak_mb(2400) < 1.25 * peak_mb(1200)
+
+
+def test_local_energy_worked_in_stretches_is_the_energy_of_the_whole(monkeypatch):
+    import vision.motion.tracking as tracking
+
+    rng = np.random.default_rng(5)
+    log, alive, next_id = [], [], 0
+    for _ in range(1300):  # features found and lost at random, some living one or two steps
+        alive = [f for f in alive if rng.random() > 0.05]
+        while len(alive) < 40:
+            alive.append(next_id)
+            next_id += 1
+        ids = np.array(alive, np.int64)
+        log.append(
+            tracking._Step(
+                ids, rng.normal(0, 50, (len(ids), 2)), rng.normal(0, 1, (len(ids), 2)) * (ids % 3)[:, None]
+            )
+        )
+    stretched = tracking._local_energy(log, 15)
+    monkeypatch.setattr(tracking, "_ENERGY_CHUNK_STEPS", 100_000)
+    whole = tracking._local_energy(log, 15)
+    assert len(stretched) == len(whole) == len(log)
+    assert all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(stretched, whole, strict=True))
+    assert sum(int((e == 0).sum()) for e in whole) > 0  # short lives and still features are there
