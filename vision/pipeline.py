@@ -20,7 +20,7 @@ from vision.clinical.crosscheck import cross_check, landmark_frames
 from vision.clinical.detector import OscillationResult, detect_oscillation
 from vision.clinical.lookalikes import TURNING_SITES, Evidence
 from vision.clinical.reading import read_result
-from vision.errors import AnalysisInputError
+from vision.errors import AnalysisInputError, NoFramesError
 from vision.locate.region import Placement, detect_landmarks, drawn_placement, place_part
 from vision.locate.trajectory import LANDMARK_METHODS, landmark_track
 from vision.motion.tracking import MotionTrace, track_region
@@ -28,7 +28,7 @@ from vision.schema import SITE_CHOICES, AnalysisResult, Roi, SecondSignal, main_
 from vision.settings import DetectorSettings
 from vision.video.decode import Frame, frame_image, iter_window
 from vision.video.probe import VideoInfo, VideoLimits, probe
-from vision.video.single_pass import TRACK_MAX_SIDE_PX, DecodedPass, decode_once
+from vision.video.single_pass import TRACK_MAX_SIDE_PX, decode_once, decoded_frames
 
 
 @dataclass
@@ -70,15 +70,14 @@ def analyze_video(
     info = probe(path, limits, quantizer=True)
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
-    scale = _scale(info)
-    with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
-        sample = None if roi is not None else (lambda rgb: finder.submit(detect_landmarks, rgb, site))
-        with decode_once(path, info, sample=sample, progress=lambda f: report(0.5 * f)) as decoded:
-            placement = drawn_placement(site, roi) if roi is not None else _placed(decoded, site, band, scale)
-            trace = _tracked(decoded, placement, scale, report)
-            osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site,
-                                     settings=detector, evidence=_evidence(trace, placement))  # fmt: skip
-            second = _second_signal(path, info, decoded, (placement, trace, osc), detector)
+    if roi is not None:
+        placement, first_pts = drawn_placement(site, roi), 0  # a drawn region has no landmark signal
+        trace = _streamed(path, info, placement, report)
+    else:
+        placement, trace, first_pts = _found(path, info, site, band, report)
+    osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site,
+                             settings=detector, evidence=_evidence(trace, placement))  # fmt: skip
+    second = _second_signal(path, info, first_pts, (placement, trace, osc), detector)
     result = read_result(info, trace, osc, placement, band, second)
     report(1.0)
     return Analysis(result=result, trace=trace, oscillation=osc, info=info, detector=detector)
@@ -96,24 +95,46 @@ def _evidence(trace: MotionTrace, placement: Placement) -> Evidence:
     )
 
 
-def _tracked(
-    decoded: DecodedPass, placement: Placement, scale: float, report: Callable[[float], None]
+def _found(
+    path: Path, info: VideoInfo, site: str, band: tuple[float, float], report: Callable[[float], None]
+) -> tuple[Placement, MotionTrace, int]:
+    """The part found over the whole recording (decoded once and spooled, landmarks found
+    meanwhile), then tracked over the spooled frames; and the first frame's timestamp."""
+    scale = _scale(info)
+    with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
+        sample = lambda rgb: finder.submit(detect_landmarks, rgb, site)  # noqa: E731
+        with decode_once(path, info, sample=sample, progress=lambda f: report(0.5 * f)) as decoded:
+            placement = place_part(decoded.small, decoded.time_s, decoded.sampled, site=site,
+                                   band_hz=band, scale=scale)  # fmt: skip
+            report(0.6)
+            n = max(1, len(decoded.spool))
+            trace = track_region(decoded.spool.frames(), placement.roi, scale=scale,
+                                 progress=_every_30(lambda i: report(0.6 + 0.34 * i / n)))  # fmt: skip
+    return placement, trace, decoded.first_pts
+
+
+def _streamed(
+    path: Path, info: VideoInfo, placement: Placement, report: Callable[[float], None]
 ) -> MotionTrace:
-    """The part tracked over the spooled frames (decoded once, landmarks found meanwhile)."""
-    report(0.6)
-    n = max(1, len(decoded.spool))
+    """A drawn region tracked as the frames are decoded: nothing to find first, nothing spooled."""
+    n = max(1, info.frame_count)
+    frames = (frame for frame, _ in decoded_frames(path, info))
+    trace = track_region(frames, placement.roi, scale=_scale(info),
+                         progress=_every_30(lambda i: report(0.94 * min(1.0, i / n))))  # fmt: skip
+    if not len(trace.time_s):
+        raise NoFramesError("no frame of the video could be decoded")
+    return trace
 
-    def tracked(i: int) -> None:
-        if i % 30 == 0:
-            report(0.6 + 0.34 * i / n)
 
-    return track_region(decoded.spool.frames(), placement.roi, scale=scale, progress=tracked)
+def _every_30(report: Callable[[int], None]) -> Callable[[int], None]:
+    """``report`` called on every 30th frame index only."""
+    return lambda i: report(i) if i % 30 == 0 else None
 
 
 def _second_signal(
     path: Path,
     info: VideoInfo,
-    decoded: DecodedPass,
+    first_pts: int,
     analysis: tuple[Placement, MotionTrace, OscillationResult],
     detector: DetectorSettings,
 ) -> SecondSignal | None:
@@ -126,7 +147,7 @@ def _second_signal(
     wanted = trace.time_s[start:stop:step]
     if not len(wanted):
         return None
-    track = landmark_track(_colour_frames(path, info, decoded.first_pts, wanted), site=placement.site,
+    track = landmark_track(_colour_frames(path, info, first_pts, wanted), site=placement.site,
                            source=placement.method, region_px=trace.region_px[start:stop:step],
                            scale=_scale(info))  # fmt: skip
     return cross_check(main, osc.amplitude_pp, track, site=placement.site, settings=detector)
@@ -145,7 +166,3 @@ def _colour_frames(path: Path, info: VideoInfo, first_pts: int, wanted_s: np.nda
 def _scale(info: VideoInfo) -> float:
     """Source pixels per tracking pixel."""
     return max(1.0, max(info.width, info.height) / TRACK_MAX_SIDE_PX)
-
-
-def _placed(decoded: DecodedPass, site: str, band: tuple[float, float], scale: float) -> Placement:
-    return place_part(decoded.small, decoded.time_s, decoded.sampled, site=site, band_hz=band, scale=scale)

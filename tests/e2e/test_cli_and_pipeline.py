@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 from service.cli import main
@@ -83,6 +84,47 @@ def test_manual_roi_is_used(clonus_clip, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["tracking"]["method"] == "manual"
     assert result["clonus_detected"] is True
+
+
+def test_a_drawn_region_is_tracked_while_the_video_is_decoded(clonus_clip, monkeypatch):
+    # Nothing to find first: the frames go from the decoder to the tracker as they come, the
+    # first tracked before the last is decoded, and none is spooled. The trace is the one the
+    # tracker gives on the same frames decoded beforehand.
+    import vision.motion.tracking as tracking
+    import vision.pipeline as pipeline
+    import vision.video.single_pass as single_pass
+    from vision.video.decode import iter_frames
+    from vision.video.probe import probe
+
+    events: list[str] = []
+    real_decoded, real_step = single_pass.iter_decoded, tracking._Part.step
+
+    def decoded(*args, **kwargs):
+        yield from real_decoded(*args, **kwargs)
+        events.append("decoded")
+
+    def step(self, *args, **kwargs):
+        events.append("tracked")
+        return real_step(self, *args, **kwargs)
+
+    def no_spool():
+        raise AssertionError("a drawn region needs no spool")
+
+    monkeypatch.setattr(single_pass, "iter_decoded", decoded)
+    monkeypatch.setattr(tracking._Part, "step", step)
+    monkeypatch.setattr(single_pass, "FrameSpool", no_spool)
+    path, truth = clonus_clip
+    roi = pipeline.parse_roi("0.55,0.45,0.25,0.35")
+    analysis = pipeline.analyze_video(path, site="ankle", roi=roi)
+    assert analysis.result.clonus_detected is True
+    assert abs(analysis.result.beat_count - truth["beat_count"]) <= 1
+    assert events.index("tracked") < events.index("decoded")
+    info = probe(path)
+    frames = iter_frames(path, info, fmt="gray", max_side_px=single_pass.TRACK_MAX_SIDE_PX)
+    monkeypatch.setattr(tracking._Part, "step", real_step)
+    alone = tracking.track_region(frames, roi, scale=pipeline._scale(info))
+    assert np.array_equal(alone.xy_px, analysis.trace.xy_px)
+    assert np.array_equal(alone.time_s, analysis.trace.time_s)
 
 
 def test_still_part_with_hand_held_camera_is_not_clonus(capsys):

@@ -1,20 +1,22 @@
-"""One decoding pass: the tracking frames spooled, the small stack for the motion-energy map, and
-a few frames handed to the landmark finder while decoding goes on."""
+"""One decoding pass: the tracking frames decoded and converted on their own thread, then spooled
+(with the small stack for the motion-energy map, and a few frames handed to the landmark finder
+while decoding goes on) or tracked as they come."""
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from vision.closing import Closing
 from vision.errors import NoFramesError
+from vision.video.ahead import run_ahead
 from vision.video.decode import Frame, frame_image, iter_decoded, shrunk
 from vision.video.probe import VideoInfo
 from vision.video.spool import FrameSpool
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 TRACK_MAX_SIDE_PX = 640  # optical flow runs on frames scaled to this (sub-pixel anyway)
 MAP_MAX_SIDE_PX = 96  # the motion-energy map
 LANDMARK_FRAMES = 6
-_CONVERT_AHEAD = 4  # decoded frames waiting for conversion (bounded: 1080p frames are 3 MB)
+_DECODE_AHEAD = 6  # frames decoded before the consumer takes them (bounded: 1080p frames are 3 MB)
 
 
 class _Stack:
@@ -62,6 +64,19 @@ class DecodedPass(Closing):
         self.spool.close()
 
 
+def decoded_frames(path: Path, info: VideoInfo) -> Iterator[tuple[Frame, av.VideoFrame]]:
+    """The tracking frames (gray, upright, at the tracking size) in decoding order, each with
+    its decoded frame, decoded and converted on their own thread up to ``_DECODE_AHEAD`` frames
+    before the consumer takes them: whatever the consumer does (spooling, tracking) runs while
+    the next frames are decoded."""
+
+    def converted() -> Iterator[tuple[Frame, av.VideoFrame]]:
+        for index, time_s, frame in run_ahead(iter_decoded(path, info), _DECODE_AHEAD, name="decode"):
+            yield Frame(index, time_s, frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)), frame
+
+    return run_ahead(converted(), _DECODE_AHEAD, name="convert")
+
+
 def decode_once(
     path: Path,
     info: VideoInfo,
@@ -71,40 +86,25 @@ def decode_once(
 ) -> DecodedPass:
     """Spool the tracking frames; with ``sample``, also keep what finds the part: the small
     stack for the energy map, and ``sample`` called on ``LANDMARK_FRAMES`` frames spread over
-    the recording (RGB, upright) as they are converted: it starts the landmark search on
+    the recording (RGB, upright) as they are decoded: it starts the landmark search on
     another thread and returns its future, so the search runs while the decoding goes on.
-
-    Frames are converted (scaled, gray, upright) on a second thread, in decoding order, while
-    the next ones are decoded: the decoder alone leaves part of the machine idle.
     """
     last = max(0, info.frame_count - 1)
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if sample else set()
     spool = FrameSpool()
-    small, times, seen, first_pts = _Stack(info.frame_count), [], [], [0]
-    n = max(1, info.frame_count)
-
-    def keep(index: int, time_s: float, frame) -> None:
-        gray = frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)
-        spool.append(Frame(index, time_s, gray))
-        if sample is not None:
-            small.append(shrunk(gray, MAP_MAX_SIDE_PX))
-        times.append(time_s)
-        if sample is not None and index in wanted:
-            seen.append(sample(frame_image(frame, info, "rgb24", TRACK_MAX_SIDE_PX)))
-
+    small, times, seen, first_pts = _Stack(info.frame_count), [], [], 0
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="convert") as pool:
-            pending: deque[Future] = deque()
-            for index, time_s, frame in iter_decoded(path, info):
-                if index == 0:
-                    first_pts[0] = frame.pts if frame.pts is not None else (frame.dts or 0)
-                pending.append(pool.submit(keep, index, time_s, frame))
-                while len(pending) > _CONVERT_AHEAD or (pending and pending[0].done()):
-                    pending.popleft().result()  # raises what the conversion raised
-                if index % 30 == 0:
-                    progress(min(1.0, index / n))
-            while pending:
-                pending.popleft().result()
+        for frame, decoded in decoded_frames(path, info):
+            if frame.index == 0:
+                first_pts = decoded.pts if decoded.pts is not None else (decoded.dts or 0)
+            spool.append(frame)
+            times.append(frame.time_s)
+            if sample is not None:
+                small.append(shrunk(frame.image, MAP_MAX_SIDE_PX))
+                if frame.index in wanted:
+                    seen.append(sample(frame_image(decoded, info, "rgb24", TRACK_MAX_SIDE_PX)))
+            if frame.index % 30 == 0:
+                progress(min(1.0, frame.index / max(1, info.frame_count)))
     except BaseException:
         for job in seen:
             job.cancel()
@@ -113,4 +113,4 @@ def decode_once(
     if not times:
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
-    return DecodedPass(spool, small.array(), np.asarray(times), seen, first_pts[0])
+    return DecodedPass(spool, small.array(), np.asarray(times), seen, first_pts)
