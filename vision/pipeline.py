@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from vision.schema import SITE_CHOICES, AnalysisResult, Roi, SecondSignal, main_
 from vision.settings import DetectorSettings
 from vision.video.decode import Frame, frame_image, iter_window
 from vision.video.probe import VideoInfo, VideoLimits, probe
+from vision.video.quantizer import FirstQuantizers
 from vision.video.single_pass import TRACK_MAX_SIDE_PX, decode_once, decoded_frames
 
 
@@ -67,14 +68,15 @@ def analyze_video(
         raise AnalysisInputError(f"unknown site {site!r}: use {choices}")
     path = Path(path)
     detector = detector or DetectorSettings()
-    info = probe(path, limits, quantizer=True)
+    info = probe(path, limits)
     band = detector.band_for(None if site == "auto" else site)
     report = progress or (lambda _fraction: None)
     if roi is not None:
         placement, first_pts = drawn_placement(site, roi), 0  # a drawn region has no landmark signal
-        trace = _streamed(path, info, placement, report)
+        trace, qp = _streamed(path, info, placement, report)
     else:
-        placement, trace, first_pts = _found(path, info, site, band, report)
+        placement, trace, first_pts, qp = _found(path, info, site, band, report)
+    info = replace(info, quantizer=qp)
     osc = detect_oscillation(trace.time_s, trace.xy_px, trace.valid, site=placement.site,
                              settings=detector, evidence=_evidence(trace, placement))  # fmt: skip
     second = _second_signal(path, info, first_pts, (placement, trace, osc), detector)
@@ -97,9 +99,10 @@ def _evidence(trace: MotionTrace, placement: Placement) -> Evidence:
 
 def _found(
     path: Path, info: VideoInfo, site: str, band: tuple[float, float], report: Callable[[float], None]
-) -> tuple[Placement, MotionTrace, int]:
+) -> tuple[Placement, MotionTrace, int, float | None]:
     """The part found over the whole recording (decoded once and spooled, landmarks found
-    meanwhile), then tracked over the spooled frames; and the first frame's timestamp."""
+    meanwhile), then tracked over the spooled frames; the first frame's timestamp and the
+    video's quantizer."""
     scale = _scale(info)
     with ThreadPoolExecutor(1, thread_name_prefix="landmarks") as finder:
         sample = lambda rgb: finder.submit(detect_landmarks, rgb, site)  # noqa: E731
@@ -110,20 +113,26 @@ def _found(
             n = max(1, len(decoded.spool))
             trace = track_region(decoded.spool.frames(), placement.roi, scale=scale,
                                  progress=_every_30(lambda i: report(0.6 + 0.34 * i / n)))  # fmt: skip
-    return placement, trace, decoded.first_pts
+    return placement, trace, decoded.first_pts, decoded.quantizer
 
 
 def _streamed(
     path: Path, info: VideoInfo, placement: Placement, report: Callable[[float], None]
-) -> MotionTrace:
-    """A drawn region tracked as the frames are decoded: nothing to find first, nothing spooled."""
-    n = max(1, info.frame_count)
-    frames = (frame for frame, _ in decoded_frames(path, info))
-    trace = track_region(frames, placement.roi, scale=_scale(info),
+) -> tuple[MotionTrace, float | None]:
+    """A drawn region tracked as the frames are decoded (nothing to find first, nothing
+    spooled); and the video's quantizer."""
+    n, qps = max(1, info.frame_count), FirstQuantizers()
+
+    def frames() -> Iterator[Frame]:
+        for frame, decoded in decoded_frames(path, info):
+            qps.read(decoded)
+            yield frame
+
+    trace = track_region(frames(), placement.roi, scale=_scale(info),
                          progress=_every_30(lambda i: report(0.94 * min(1.0, i / n))))  # fmt: skip
     if not len(trace.time_s):
         raise NoFramesError("no frame of the video could be decoded")
-    return trace
+    return trace, qps.median
 
 
 def _every_30(report: Callable[[int], None]) -> Callable[[int], None]:

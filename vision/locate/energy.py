@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -53,7 +54,8 @@ def _slow_shift(frames_gray: np.ndarray, fs: float, below_hz: float) -> np.ndarr
     mid = n // 2
     middle = _blurred(frames_gray[mid])
     shift = np.zeros((n, 2), np.float32)
-    for order in (range(mid + 1, n), range(mid - 1, -1, -1)):
+
+    def follow(order: range) -> None:
         warp = np.eye(2, 3, dtype=np.float32)
         for i in order:
             # No convergence (a featureless ring) keeps the neighbour's shift.
@@ -61,6 +63,11 @@ def _slow_shift(frames_gray: np.ndarray, fs: float, below_hz: float) -> np.ndarr
                 _, warp = cv2.findTransformECC(middle, _blurred(frames_gray[i]), warp, cv2.MOTION_TRANSLATION,
                                                _ECC_CRITERIA, ring, 1)  # fmt: skip
             shift[i] = warp[:, 2]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="ecc") as pool:  # the two halves at once
+        later = pool.submit(follow, range(mid + 1, n))
+        follow(range(mid - 1, -1, -1))
+        later.result()
     sos = signal.butter(2, below_hz, fs=fs, output="sos")
     return signal.sosfiltfilt(sos, shift, axis=0)
 
@@ -123,9 +130,11 @@ def band_energy(
     hi = min(band_hz[1], 0.45 * fs)
     sos = signal.butter(2, (band_hz[0], max(hi, band_hz[0] + 0.5)), btype="bandpass", fs=fs, output="sos")
     shift = _slow_shift(frames_gray, fs, 0.5 * band_hz[0])
+    # A recording of one chunk (the usual exam) is steadied once, for its mean and its motion.
+    whole = _steadied(frames_gray, shift, 0, n) if n <= _CHUNK_FRAMES else None
     mean_frame = np.zeros((h, w), np.float64)
     for lo, stop, *_ in _chunks(n, 0):
-        mean_frame += _steadied(frames_gray, shift, lo, stop).sum(axis=0)
+        mean_frame += (whole if whole is not None else _steadied(frames_gray, shift, lo, stop)).sum(axis=0)
     mean_frame = (mean_frame / max(1, n)).astype(np.float32)
     gx = cv2.Sobel(mean_frame, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(mean_frame, cv2.CV_32F, 0, 1, ksize=3) / 8
@@ -133,7 +142,7 @@ def band_energy(
     motion = np.empty((n, fit.hb, fit.wb, 2), np.float32)
     cam = np.empty((n, 2))
     for lo, stop, keep_from, keep_to in _chunks(n, int(np.ceil(fs))):
-        m, c = fit.motion(_steadied(frames_gray, shift, lo, stop), sos)
+        m, c = fit.motion(whole if whole is not None else _steadied(frames_gray, shift, lo, stop), sos)
         motion[keep_from:keep_to], cam[keep_from:keep_to] = (
             m[keep_from - lo : keep_to - lo],
             c[keep_from - lo : keep_to - lo],

@@ -22,6 +22,7 @@ from vision.errors import (
     CorruptVideoError,
     NoFramesError,
 )
+from vision.video import quantizer
 from vision.video.probe import VideoInfo, _open
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,18 @@ def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
 
 
 def iter_decoded(
-    path: str | Path, info: VideoInfo, *, last_index: int | None = None
+    path: str | Path, info: VideoInfo, *, last_index: int | None = None, export_qp: bool = False
 ) -> Iterator[tuple[int, float, av.VideoFrame]]:
     """Yield (index, presentation time in seconds, decoded frame), one at a time, up to
-    ``last_index``. Damage after the first frame raises CorruptVideoError.
+    ``last_index``; with ``export_qp``, the frames carry their H.264 quantizer. Damage after
+    the first frame raises CorruptVideoError.
     """
     container = _open(Path(path))
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if export_qp:
+            stream.codec_context.options = dict(quantizer.EXPORT)
         tb = stream.time_base or Fraction(1, 90000)
         start_pts: int | None = None
         index = 0

@@ -7,8 +7,7 @@ rotation in the container's display matrix; nothing here trusts the nominal fram
 from __future__ import annotations
 
 import logging
-import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -99,56 +98,22 @@ def _display_rotation_cw(first: av.VideoFrame) -> int:
     return (-ccw) % 360
 
 
-# The quantizer (QP) is read from the first frames only: exporting it costs a quarter of the
-# decoding time. FFmpeg's h264 decoder exports it (AVVideoEncParams); others are left unknown.
-_QP_FRAMES = 8
-_ENC_PARAMS_H264 = 1  # AV_VIDEO_ENC_PARAMS_H264
-_ENC_PARAMS = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (64-bit)
-_ENC_PARAMS_READABLE = struct.calcsize("P") == 8  # the layout above is the 64-bit one
-
-
-def _frame_qp(frame: av.VideoFrame) -> int | None:
-    """The H.264 frame QP the encoder quantized this frame with, if the decoder exported it."""
-    if not _ENC_PARAMS_READABLE:
-        return None
-    for data in frame.side_data:
-        if data.type.name == "VIDEO_ENC_PARAMS":
-            view = memoryview(data)
-            if view.nbytes >= _ENC_PARAMS.size:
-                *_, kind, qp = _ENC_PARAMS.unpack_from(view)
-                return qp if kind == _ENC_PARAMS_H264 and 0 <= qp <= 51 else None
+def _decode_first(container: av.container.InputContainer, stream) -> av.VideoFrame | None:
+    """The first frame (None where none decodes)."""
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError:
+        pass  # damage later is found while decoding
     return None
 
 
-def _decode_first(
-    container: av.container.InputContainer, stream, qp_frames: int
-) -> tuple[av.VideoFrame | None, float | None]:
-    """The first frame, and the median H.264 QP of the first ``qp_frames`` (None where not
-    exported, or not asked for)."""
-    if qp_frames:
-        stream.codec_context.options = {"export_side_data": "venc_params"}
-    first, qps = None, []
-    try:
-        for frame in container.decode(stream):
-            first = frame if first is None else first
-            qp = _frame_qp(frame) if qp_frames else None
-            if qp is None:
-                break
-            qps.append(qp)
-            if len(qps) >= qp_frames:
-                break
-    except av.error.FFmpegError:
-        pass  # the first frame (if any) is what probe needs; damage later is found while decoding
-    return first, (float(np.median(qps)) if qps else None)
-
-
-def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: bool = False) -> VideoInfo:
+def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     """Read a video's geometry and every frame's presentation time; validate it.
 
     Demuxes the packets (no full decode) to find the true timestamps, then decodes the first
-    frame to confirm the stream is decodable and to read its rotation. With ``quantizer``, a
-    few more frames are decoded for the H.264 quantizer (the analysis needs it; the upload's
-    check does not).
+    frame to confirm the stream is decodable and to read its rotation. (The analysis reads
+    the H.264 quantizer as it decodes.)
     """
     limits = limits or VideoLimits()
     path = Path(path)
@@ -181,7 +146,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: boo
         raise NoFramesError("the video track contains no frames")
     container = _open(path)
     try:
-        first, qp = _decode_first(container, container.streams.video[0], _QP_FRAMES if quantizer else 0)
+        first = _decode_first(container, container.streams.video[0])
     finally:
         container.close()
     if first is None:
@@ -197,8 +162,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None, *, quantizer: boo
     rotation = _display_rotation_cw(first)
     if rotation in (90, 270):
         width, height = height, width
-    info = _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
-    return replace(info, quantizer=qp)
+    return _info_from_times(times, width, height, rotation, codec, fmt, nominal, has_audio, limits)
 
 
 def _packet_times(container, stream) -> list[float]:

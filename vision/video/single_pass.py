@@ -19,6 +19,7 @@ from vision.errors import NoFramesError
 from vision.video.ahead import run_ahead
 from vision.video.decode import Frame, frame_image, iter_decoded, shrunk
 from vision.video.probe import VideoInfo
+from vision.video.quantizer import FirstQuantizers
 from vision.video.spool import FrameSpool
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class DecodedPass(Closing):
     time_s: np.ndarray
     sampled: list[Future[Any]]  # what ``sample`` returned for a few frames, in order
     first_pts: int = 0  # the first presented frame's timestamp (stream units): times count from it
+    quantizer: float | None = None  # the H.264 QP of the first frames (None: not exported)
 
     def close(self) -> None:
         self.spool.close()
@@ -66,12 +68,13 @@ class DecodedPass(Closing):
 
 def decoded_frames(path: Path, info: VideoInfo) -> Iterator[tuple[Frame, av.VideoFrame]]:
     """The tracking frames (gray, upright, at the tracking size) in decoding order, each with
-    its decoded frame, decoded and converted on their own thread up to ``_DECODE_AHEAD`` frames
-    before the consumer takes them: whatever the consumer does (spooling, tracking) runs while
-    the next frames are decoded."""
+    its decoded frame (carrying its H.264 quantizer). Decoding and conversion run on threads of
+    their own, up to ``_DECODE_AHEAD`` frames before the consumer takes them: whatever the
+    consumer does (spooling, tracking) runs while the next frames are decoded."""
 
     def converted() -> Iterator[tuple[Frame, av.VideoFrame]]:
-        for index, time_s, frame in run_ahead(iter_decoded(path, info), _DECODE_AHEAD, name="decode"):
+        decoded = iter_decoded(path, info, export_qp=True)
+        for index, time_s, frame in run_ahead(decoded, _DECODE_AHEAD, name="decode"):
             yield Frame(index, time_s, frame_image(frame, info, "gray", TRACK_MAX_SIDE_PX)), frame
 
     return run_ahead(converted(), _DECODE_AHEAD, name="convert")
@@ -92,9 +95,10 @@ def decode_once(
     last = max(0, info.frame_count - 1)
     wanted = set(np.linspace(0, last, LANDMARK_FRAMES).astype(int).tolist()) if sample else set()
     spool = FrameSpool()
-    small, times, seen, first_pts = _Stack(info.frame_count), [], [], 0
+    small, times, seen, first_pts, qps = _Stack(info.frame_count), [], [], 0, FirstQuantizers()
     try:
         for frame, decoded in decoded_frames(path, info):
+            qps.read(decoded)
             if frame.index == 0:
                 first_pts = decoded.pts if decoded.pts is not None else (decoded.dts or 0)
             spool.append(frame)
@@ -113,4 +117,4 @@ def decode_once(
     if not times:
         spool.close()
         raise NoFramesError("no frame of the video could be decoded")
-    return DecodedPass(spool, small.array(), np.asarray(times), seen, first_pts)
+    return DecodedPass(spool, small.array(), np.asarray(times), seen, first_pts, qps.median)

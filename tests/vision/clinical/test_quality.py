@@ -13,6 +13,7 @@ from vision.motion.tracking import MotionTrace
 from vision.pipeline import analyze_video
 from vision.schema import Episode, Roi
 from vision.video.probe import probe
+from vision.video.single_pass import decode_once
 
 FPS = 60.0
 
@@ -87,14 +88,19 @@ def _still_ankle(path, crf: int, codec: str = "h264"):
     return path
 
 
+def _quantizer(path) -> float | None:
+    with decode_once(path, probe(path), sample=None, progress=lambda _f: None) as decoded:
+        return decoded.quantizer
+
+
 @pytest.mark.parametrize("crf", [20, 34])
-def test_probe_reads_the_quantizer_the_video_was_compressed_with(tmp_path, crf):
-    info = probe(_still_ankle(tmp_path / "a.mp4", crf), quantizer=True)
-    assert info.quantizer is not None and abs(info.quantizer - crf) <= 2
+def test_the_decoding_pass_reads_the_quantizer_the_video_was_compressed_with(tmp_path, crf):
+    qp = _quantizer(_still_ankle(tmp_path / "a.mp4", crf))
+    assert qp is not None and abs(qp - crf) <= 2
 
 
 def test_the_quantizer_is_unknown_where_the_decoder_does_not_export_it(tmp_path):
-    assert probe(_still_ankle(tmp_path / "a.webm", 40, codec="vp9"), quantizer=True).quantizer is None
+    assert _quantizer(_still_ankle(tmp_path / "a.webm", 40, codec="vp9")) is None
 
 
 def test_no_clonus_in_a_heavily_compressed_video_is_marked_for_review(tmp_path):
