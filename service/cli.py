@@ -48,7 +48,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from vision.clinical.words import summary_text
     from vision.errors import VisionError
     from vision.pipeline import analyze_video, parse_roi
-    from vision.render.artifacts import write_artifacts
 
     settings = get_settings()
     configure_models(settings.model_dir, download=settings.model_download)
@@ -59,6 +58,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         analysis = analyze_video(args.video, site=args.site, roi=roi, limits=settings.video_limits,
                                  progress=bar.phase("analyzing", 0.0, end))  # fmt: skip
         if args.out:
+            from vision.render.artifacts import write_artifacts  # after the analysis: it loads SciPy
+
             write_artifacts(args.video, analysis, args.out, deidentify=not args.keep_faces,
                             progress=bar.phase("overlay and report", end, 1.0))  # fmt: skip
     except VisionError as exc:

@@ -127,6 +127,23 @@ def test_a_drawn_region_is_tracked_while_the_video_is_decoded(clonus_clip, monke
     assert np.array_equal(alone.time_s, analysis.trace.time_s)
 
 
+def test_a_fresh_analysis_starts_decoding_without_waiting_for_scipy(clonus_clip):
+    # The stages built on SciPy load on a thread while the video decodes: nothing the analysis
+    # needs before its first frame imports SciPy (the pipeline, the decoding pass, the landmark
+    # finder, a drawn region), and the analysis then finds them loaded.
+    path, truth = clonus_clip
+    code = (
+        "import sys\n"
+        "import vision.pipeline, vision.video.single_pass, vision.locate.seen, vision.locate.placement\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'scipy'], 'scipy imported up front'\n"
+        f"a = vision.pipeline.analyze_video({str(path)!r}, site='ankle')\n"
+        "print(a.result.beat_count)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert abs(int(done.stdout.split()[-1]) - truth["beat_count"]) <= 1
+
+
 def test_still_part_with_hand_held_camera_is_not_clonus(capsys):
     # The committed clip, not a fresh one: the encoder's output differs by a few pixel levels
     # from one run to the next, and this look-alike sits close to the decision (see #5).

@@ -10,7 +10,7 @@ from vision.clinical.detector import detect_oscillation
 from vision.locate.trajectory import LandmarkTrack
 from vision.schema import Episode, Quality, SecondSignal, main_episode
 from vision.settings import DetectorSettings
-from vision.signal.resample import mean_rate_hz
+from vision.signal.rate import mean_rate_hz
 
 BEFORE_S = 0.5  # read from before the onset, so the detector sees the rhythm begin
 READ_S = 2.5  # of the episode read from landmarks (a frame costs ~13 ms face, ~40 ms pose on one core)

@@ -7,7 +7,8 @@ import numpy as np
 from vision.motion.tracking import MotionTrace
 from vision.schema import Episode, Lookalike, Quality
 from vision.signal.filters import narrowband
-from vision.signal.resample import mean_rate_hz, uniform_grid
+from vision.signal.rate import mean_rate_hz
+from vision.signal.resample import uniform_grid
 
 # The part's motion is the camera's times a gain in this range, for most of its variance.
 _MIRROR_GAIN = (-1.5, -0.5)

@@ -10,7 +10,7 @@ from vision.clinical.detector import OscillationResult, episode_peak_to_peak
 from vision.clinical.events import Movement
 from vision.clinical.lookalikes import FEW_BEATS, TURNING_SITES
 from vision.clinical.quality import assess, camera_mirrored
-from vision.locate.region import Placement
+from vision.locate.placement import Placement
 from vision.motion.tracking import MotionTrace
 from vision.schema import (
     Amplitude,

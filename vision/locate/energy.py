@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from vision.schema import Roi
-from vision.signal.resample import mean_rate_hz
+from vision.signal.rate import mean_rate_hz
 
 
 def _ring(h: int, w: int, inner: float = 0.03, outer: float = 0.2) -> np.ndarray:

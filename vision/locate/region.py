@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from vision.locate.energy import band_energy, roi_from_energy
-from vision.locate.landmarks import (
-    FACE,
-    HAND,
-    LOWER_JAW,
-    POSE,
-    FaceLandmarker,
-    HandLandmarker,
-    Landmarks,
-    PoseLandmarker,
-    largest_face,
-    shared_landmarker,
-)
+from vision.locate.landmarks import FACE, HAND, LOWER_JAW, POSE, Landmarks, largest_face
+from vision.locate.placement import Placement
+from vision.locate.seen import FACE_SITES, POSE_SITES, SITE_POINTS, Seen, limb_seen, limbs
 from vision.motion.geometry import roi_from_points
 from vision.schema import (
     Roi,
@@ -30,13 +21,6 @@ from vision.schema import (
 
 log = logging.getLogger(__name__)
 
-# Landmarks that place each site's moving part.
-SITE_POINTS = {
-    "ankle": {"left": ("left_ankle", "left_heel", "left_foot_index"),
-              "right": ("right_ankle", "right_heel", "right_foot_index")},
-    "knee": {"left": ("left_knee",), "right": ("right_knee",)},
-    "wrist": {"left": ("left_wrist", "left_index"), "right": ("right_wrist", "right_index")},
-}  # fmt: skip
 # The body length an amplitude is given as a fraction of: (from, to) landmarks and its name.
 SITE_LENGTH = {
     "ankle": ("heel", "foot_index", "foot length (heel to toe)"),
@@ -44,46 +28,6 @@ SITE_LENGTH = {
     "wrist": ("wrist", "index", "hand length (wrist to index finger)"),
 }
 FACE_LENGTH = (FACE["forehead"], FACE["chin"], "face height (forehead to chin)")
-# The sites each landmark model finds ("auto": both).
-_POSE_SITES = ("auto", "ankle", "knee", "wrist")
-_FACE_SITES = ("auto", "jaw")
-
-
-@dataclass(frozen=True)
-class Seen:
-    """The landmarks found on one sampled frame: people (pose) and faces, as the site needs,
-    in pixels of that frame (``size``: w, h)."""
-
-    people: list[Landmarks]
-    faces: list[Landmarks]
-    size: tuple[int, int]
-    hands: list[Landmarks] = field(default_factory=list)  # where the site's limb is not in view
-
-
-def detect_landmarks(image_rgb: np.ndarray, site: str) -> Seen:
-    """Landmarks on one frame, with the process's shared landmarkers (the first call imports
-    MediaPipe and creates them)."""
-    from models.registry import model_path
-
-    people: list[Landmarks] = []
-    faces: list[Landmarks] = []
-    if site in _POSE_SITES:
-        with shared_landmarker(PoseLandmarker, model_path("pose_landmarker_full")) as lm:
-            people = lm.detect(image_rgb)
-    if site in _FACE_SITES:
-        with shared_landmarker(FaceLandmarker, model_path("face_landmarker")) as lm:
-            faces = lm.detect(image_rgb)
-    size = (image_rgb.shape[1], image_rgb.shape[0])
-    hands: list[Landmarks] = []
-    if site == "wrist" and not any(_limbs_seen(p, "wrist", size) for p in people):
-        # A hand and forearm alone: no person for the pose model, a hand for the hand's.
-        with shared_landmarker(HandLandmarker, model_path("hand_landmarker_full")) as lm:
-            hands = lm.detect(image_rgb)
-    return Seen(people, faces, size, hands)
-
-
-def _inside(points_px: np.ndarray, width: int, height: int) -> bool:
-    return bool(np.all((points_px >= 0) & (points_px < [width, height])))
 
 
 def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
@@ -91,19 +35,6 @@ def _energy_in(stack_energy: np.ndarray, roi: Roi) -> float:
     x0, y0 = int(roi.x * w), int(roi.y * h)
     x1, y1 = max(x0 + 1, int((roi.x + roi.w) * w)), max(y0 + 1, int((roi.y + roi.h) * h))
     return float(stack_energy[y0:y1, x0:x1].mean())
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the part is, how it was found (pose, face, motion, manual), and the body length its
-    amplitude is a fraction of (None when not seen)."""
-
-    site: str
-    method: str
-    roi: Roi
-    length_px: float | None
-    length_of: str | None
-    doubt: str | None = None  # why the placement needs a clinician's look (the verdict is then review)
 
 
 def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
@@ -114,23 +45,7 @@ def _length_px(people: list[Landmarks], ends: tuple[int, int]) -> float | None:
     return float(np.median(seen)) if seen else None
 
 
-# The joint above each site's part: a limb is seen whole, not a hand or foot alone.
-UPSTREAM = {"ankle": "knee", "knee": "hip", "wrist": "elbow"}
 _SEEN_SHARE = 0.5  # of the sampled frames, in which a body part must be seen
-
-
-def _limb_seen(person: Landmarks, idx: list[int], upstream: int, size: tuple[int, int]) -> bool:
-    """The part (``idx``) and the joint above it clearly seen, the part inside the frame."""
-    return min(person.visibility[idx].mean(), person.visibility[upstream]) > 0.5 and _inside(
-        person.xy_px[idx], *size
-    )
-
-
-def _limbs_seen(person: Landmarks, site: str, size: tuple[int, int]) -> list[str]:
-    """The sides (left, right) on which the person's limb for ``site`` is seen."""
-    joint = UPSTREAM[site]
-    return [side for side, names in SITE_POINTS[site].items()
-            if _limb_seen(person, [POSE[k] for k in names], POSE[f"{side}_{joint}"], size)]  # fmt: skip
 
 
 def _seen_throughout(found: list[Seen], idx: list[int], upstream: int) -> list[Landmarks]:
@@ -138,7 +53,7 @@ def _seen_throughout(found: list[Seen], idx: list[int], upstream: int) -> list[L
     frame, or none unless that is so in at least ``_SEEN_SHARE`` of the sampled frames. A
     patient's limb stays in view through an exam; a passer-by, or a cartoon that the pose
     model takes for a person for a moment, does not."""
-    per_frame = [[p for p in f.people if _limb_seen(p, idx, upstream, f.size)] for f in found]
+    per_frame = [[p for p in f.people if limb_seen(p, idx, upstream, f.size)] for f in found]
     frames = sum(1 for people in per_frame if people)
     if frames < max(2, _SEEN_SHARE * len(found)):
         return []
@@ -158,12 +73,10 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
         return None
     w, h = found[0].size
     candidates: list[tuple[float, Placement]] = []
-    if site in _POSE_SITES:
-        sites = SITE_POINTS if site == "auto" else {site: SITE_POINTS[site]}
-        for name, sides in sites.items():
-            for side, side_points in sides.items():
-                idx = [POSE[k] for k in side_points]
-                on_part = _seen_throughout(found, idx, POSE[f"{side}_{UPSTREAM[name]}"])
+    if site in POSE_SITES:
+        for name in SITE_POINTS if site == "auto" else (site,):
+            for side, idx, upstream in limbs(name):
+                on_part = _seen_throughout(found, idx, upstream)
                 if not on_part:
                     continue
                 roi = roi_from_points(np.concatenate([p.xy_px[idx] for p in on_part]), w, h)
@@ -173,7 +86,7 @@ def landmark_placement(seen: list[Future[Seen]], site: str, energy: np.ndarray) 
                 candidates.append((_energy_in(energy, roi), located))
     if site == "wrist" and not candidates:
         candidates += _hands_seen(found, energy)
-    if site in _FACE_SITES:
+    if site in FACE_SITES:
         # The largest face of each frame (the patient, close to the camera).
         faces = [largest_face(f.faces) for f in found if f.faces]
         if len(faces) >= max(2, _SEEN_SHARE * len(found)):
@@ -273,8 +186,3 @@ def _shifted(roi: Roi, dx: float, dy: float) -> Roi:
     x = float(np.clip(roi.x + dx, 0.0, 1.0 - roi.w))
     y = float(np.clip(roi.y + dy, 0.0, 1.0 - roi.h))
     return Roi(x=x, y=y, w=roi.w, h=roi.h)
-
-
-def drawn_placement(site: str, roi: Roi) -> Placement:
-    """The region a clinician drew."""
-    return Placement(concrete_site(site), "manual", roi, None, None)

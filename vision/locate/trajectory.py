@@ -21,7 +21,7 @@ from vision.locate.landmarks import (
     PoseLandmarker,
     largest_face,
 )
-from vision.locate.region import SITE_POINTS, UPSTREAM
+from vision.locate.seen import SITE_POINTS, UPSTREAM
 from vision.video.decode import Frame
 
 # The methods of placement whose landmark model can follow the part (a region found from its

@@ -8,13 +8,6 @@ from scipy import interpolate, signal
 _MIN_GRID_HZ = 120.0
 
 
-def mean_rate_hz(time_s: np.ndarray) -> float:
-    """Samples per second over the span of the timestamps (0 with fewer than two, or no span)."""
-    n = len(time_s)
-    span = float(time_s[-1] - time_s[0]) if n > 1 else 0.0
-    return (n - 1) / span if span > 0 else 0.0
-
-
 def uniform_grid(
     t_s: np.ndarray, x: np.ndarray, valid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -27,7 +27,7 @@ from vision.errors import (
     VideoTooLongError,
     VideoTooShortError,
 )
-from vision.signal.resample import mean_rate_hz
+from vision.signal.rate import mean_rate_hz
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vision.locate.landmarks import POSE, Landmarks
-from vision.locate.region import Seen, landmark_placement
+from vision.locate.region import landmark_placement
+from vision.locate.seen import Seen
 
 
 def _person(visibility: float = 0.95) -> Landmarks:
