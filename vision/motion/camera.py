@@ -30,8 +30,9 @@ class _Camera:
         self._prev: np.ndarray | None = None
         self._pts: np.ndarray | None = None
 
-    def step(self, gray: np.ndarray, top_up: bool) -> np.ndarray:
-        """The 2×3 similarity from the previous frame to ``gray`` (none for the first)."""
+    def step(self, gray: np.ndarray, top_up: bool, mask: np.ndarray | None = None) -> np.ndarray:
+        """The 2×3 similarity from the previous frame to ``gray`` (none for the first); new
+        corners are found in ``mask`` (default: the current one)."""
         camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
         pts = self._pts
         if self._prev is not None and pts is not None and len(pts) >= _MIN_FEATURES:
@@ -42,7 +43,8 @@ class _Camera:
                 ok[np.flatnonzero(ok)[weight == 0]] = False  # moving things are not the camera
             pts = nxt[ok].reshape(-1, 1, 2)
         # Strong, spread corners only: flat areas in compressed video often do not move.
-        self._pts, _ = _topped_up(gray, self.mask, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
+        where = self.mask if mask is None else mask
+        self._pts, _ = _topped_up(gray, where, pts, _BG_FEATURES, top_up, quality=0.02, spacing_px=8)
         self._prev = gray
         return camera
 
@@ -54,10 +56,13 @@ def _camera_ahead(
     ahead: int = 2,
 ) -> Iterator[tuple[Frame, np.ndarray, float, Future[np.ndarray]]]:
     """The frames, each with its camera step being found on ``pool`` (one worker, so in frame
-    order) up to ``ahead`` frames before the part's tracking reaches it."""
+    order) up to ``ahead`` frames before the part's tracking reaches it. Each step finds its
+    corners outside the region as it was when the step was asked for, however soon the worker
+    gets to it: the result does not depend on the threads' timing."""
     queued: deque[tuple[Frame, np.ndarray, float, Future[np.ndarray]]] = deque()
     for n, (frame, gray, mean) in enumerate(frames):
-        queued.append((frame, gray, mean, pool.submit(camera.step, gray, n % _BG_TOP_UP_FRAMES == 0)))
+        job = pool.submit(camera.step, gray, n % _BG_TOP_UP_FRAMES == 0, camera.mask)
+        queued.append((frame, gray, mean, job))
         if len(queued) > ahead:
             yield queued.popleft()
     yield from queued

@@ -183,7 +183,9 @@ def test_the_camera_is_followed_on_its_own_thread_in_frame_order_ahead_of_the_pa
     handed_out: list[int] = []
 
     class Recorder:
-        def step(self, gray: np.ndarray, top_up: bool) -> np.ndarray:
+        mask = None
+
+        def step(self, gray: np.ndarray, top_up: bool, mask: np.ndarray | None) -> np.ndarray:
             steps.append((threading.current_thread().name, int(gray[0, 0]), top_up))
             return np.eye(2, 3)
 
@@ -200,6 +202,32 @@ def test_the_camera_is_followed_on_its_own_thread_in_frame_order_ahead_of_the_pa
     assert [index for _, index, _ in steps] == list(range(40))
     assert all(name.startswith("camera") for name, _, _ in steps)
     assert [i for _, i, top_up in steps if top_up] == list(range(0, 40, _BG_TOP_UP_FRAMES))
+
+
+def test_the_camera_finds_its_corners_where_the_region_was_when_its_step_was_asked_for(monkeypatch):
+    # The camera's step runs on its own thread, up to two frames ahead of the part, while the
+    # part's tracking moves the region (and so where the camera's new corners may be found).
+    # A camera thread that falls behind must not find them elsewhere: the trace is the same
+    # however the threads are timed.
+    import time
+
+    import vision.motion.camera as camera
+
+    times = np.arange(int(3 * FPS)) / FPS
+    beat = lambda t: 1.5 * np.sin(2 * np.pi * 6.0 * t)  # noqa: E731
+    scene = lambda: _scene(times, part_px=beat, cam_px=_pan)  # noqa: E731
+    prompt = track_region(scene(), PART_ROI)
+    real = camera._Camera.step
+
+    def late(self, *args, **kwargs):
+        time.sleep(0.01)  # the part's tracking moves on meanwhile
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(camera._Camera, "step", late)
+    slow = track_region(scene(), PART_ROI)
+    assert np.array_equal(prompt.camera_xy_px, slow.camera_xy_px)
+    assert np.array_equal(prompt.xy_px, slow.xy_px)
+    assert np.array_equal(prompt.region_px, slow.region_px)
 
 
 def _pan(t, start_s=1.0, dur_s=1.0, dx_px=-100.0):
