@@ -14,14 +14,13 @@ from vision.locate.landmarks import (
     HAND,
     KNUCKLES,
     LOWER_JAW,
-    POSE,
     FaceLandmarker,
     HandLandmarker,
     Landmarks,
     PoseLandmarker,
     largest_face,
 )
-from vision.locate.seen import SITE_POINTS, UPSTREAM
+from vision.locate.seen import limbs
 from vision.video.decode import Frame
 
 # The methods of placement whose landmark model can follow the part (a region found from its
@@ -60,29 +59,32 @@ def _limb_offset(
 ) -> np.ndarray | None:
     """The part nearest ``near_px`` (the tracked region's centre) among every person's left and
     right, minus the joint above it; None where none is seen within ``reach_px``."""
-    best, best_d = None, reach_px
-    for person in people:
-        for side, names in SITE_POINTS[site].items():
-            idx = [POSE[k] for k in names]
-            anchor = POSE[f"{side}_{UPSTREAM[site]}"]
-            if min(person.visibility[idx].min(), person.visibility[anchor]) <= _SEEN:
-                continue
-            part = person.xy_px[idx].mean(axis=0)
-            d = float(np.hypot(*(part - near_px)))
-            if d < best_d:
-                best, best_d = part - person.xy_px[anchor], d
-    return best
+    seen = (
+        (person.xy_px[idx].mean(axis=0), person.xy_px[joint])
+        for person in people
+        for _, idx, joint in limbs(site)
+        if min(person.visibility[idx].min(), person.visibility[joint]) > _SEEN
+    )
+    return _nearest_offset(seen, near_px, reach_px)
 
 
 def _hand_offset(hands: list[Landmarks], near_px: np.ndarray, reach_px: float) -> np.ndarray | None:
     """The knuckles of the hand nearest ``near_px``, minus its wrist (the hand turning about the
     wrist); None where no hand is within ``reach_px``."""
+    seen = ((hand.xy_px[list(KNUCKLES)].mean(axis=0), hand.xy_px[HAND["wrist"]]) for hand in hands)
+    return _nearest_offset(seen, near_px, reach_px)
+
+
+def _nearest_offset(
+    seen: Iterable[tuple[np.ndarray, np.ndarray]], near_px: np.ndarray, reach_px: float
+) -> np.ndarray | None:
+    """Of the (part, joint) pairs seen, the part nearest ``near_px`` within ``reach_px``, minus
+    its joint (the first of equals)."""
     best, best_d = None, reach_px
-    for hand in hands:
-        knuckles = hand.xy_px[list(KNUCKLES)].mean(axis=0)
-        d = float(np.hypot(*(knuckles - near_px)))
+    for part, joint in seen:
+        d = float(np.hypot(*(part - near_px)))
         if d < best_d:
-            best, best_d = knuckles - hand.xy_px[HAND["wrist"]], d
+            best, best_d = part - joint, d
     return best
 
 
