@@ -103,6 +103,70 @@ def _baseline(path: str) -> tuple[float, float, int]:
     return time.perf_counter() - t0, _peak_rss_mb(), n
 
 
+def _h264_alone(path: str) -> float:
+    """Decoding only (no conversion): what any analysis pays before it looks at a pixel."""
+    import av
+
+    t0 = time.perf_counter()
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            pass
+    return time.perf_counter() - t0
+
+
+def _warm_phases(path: str, repeat: int) -> dict[str, float]:
+    """Where a warm worker's time goes, measured in one process, alternated ``repeat`` times
+    (medians): PyAV's rgb24 decode, H.264 decoding alone, the part's tracking alone over frames
+    already decoded (region where the analysis placed it), and the whole analysis. Decoding
+    alone plus tracking alone is what the found-part path cannot go below while its tracking
+    waits for the whole recording (the exam may come after the set-up)."""
+    from vision.motion.tracking import track_region
+    from vision.pipeline import _scale, analyze_video
+    from vision.video.probe import probe
+    from vision.video.single_pass import decoded_frames
+
+    roi = analyze_video(path, site="ankle").result.tracking.roi  # warm-up: imports, models
+    info = probe(path)
+    frames = [frame for frame, _ in decoded_frames(Path(path), info)]
+    runs: dict[str, list[float]] = {"rgb24": [], "h264": [], "tracking": [], "analysis": []}
+    for _ in range(repeat):
+        runs["rgb24"].append(_decode(path)[0])
+        runs["h264"].append(_h264_alone(path))
+        t0 = time.perf_counter()
+        track_region(iter(frames), roi, scale=_scale(info))
+        runs["tracking"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        analyze_video(path, site="ankle")
+        runs["analysis"].append(time.perf_counter() - t0)
+    return {name: float(np.median(times)) for name, times in runs.items()}
+
+
+def _two_thread_speedup(rounds: int = 40) -> float:
+    """How much two threads of CPU-bound OpenCV work gain over one on this machine (2.0: two
+    real cores; near 1.0: one core shared, or a busy host). OpenCV's own threads are off."""
+    import threading
+
+    import cv2
+
+    image = np.random.default_rng(0).integers(0, 255, (1080, 1920), np.uint8)
+    work = lambda: [cv2.GaussianBlur(image, (31, 31), 5) for _ in range(rounds)]  # noqa: E731
+    threads_before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        work()  # warm-up
+        t0 = time.perf_counter()
+        work(), work()
+        one = time.perf_counter() - t0
+        pair = [threading.Thread(target=work) for _ in range(2)]
+        t0 = time.perf_counter()
+        [t.start() for t in pair], [t.join() for t in pair]
+        return one / (time.perf_counter() - t0)
+    finally:
+        cv2.setNumThreads(threads_before)
+
+
 def _detector_60s() -> tuple[float, float, int]:
     from tools.waveform import ClonusSpec, clonus_displacement
     from vision.clinical.detector import detect_oscillation
@@ -203,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         drawn = _paired(repeat, str(path), _analyze_drawn_warm) if length == 10 else None
         rows.append((length, dec, ana, base, review, (warm, drawn), ratios))
     det = _in_fresh_process(_detector_60s)
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        phases = pool.submit(_warm_phases, str(clips[10]), repeat).result()
+        speedup = pool.submit(_two_thread_speedup).result()
     print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
     print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
           f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
@@ -223,12 +290,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"review files (overlay with faces obscured, plots, report) for the 10-s clip: {review[0]:.2f} s "
           f"({review[0] / review_dec[0]:.2f}× decoding it; pairs {_spread(review_ratios)}), "
           f"peak RSS {review[1]:.0f} MB")  # fmt: skip
+    _print_phases(phases, speedup)
     print(f"detector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
     r10 = rows[0][2][1]
     for length, _, ana, *_ in rows[1:]:
         rss = f"{ana[1]:.0f} MB vs {r10:.0f} MB ({ana[1] / r10:.2f}×)"
         print(f"analysis peak RSS, {length} s vs 10 s clip: {rss}")
     return 0
+
+
+def _print_phases(phases: dict[str, float], speedup: float) -> None:
+    rgb = phases["rgb24"]
+    floor = phases["h264"] + phases["tracking"]
+    print(f"where a warm worker's time goes (10-s clip, one process, medians; × the rgb24 decode): "
+          f"decoding alone {phases['h264'] / rgb:.2f}×, tracking alone {phases['tracking'] / rgb:.2f}×, "
+          f"the two in a row (the found-part path's floor) {floor / rgb:.2f}×, the analysis "
+          f"{phases['analysis'] / rgb:.2f}×; two threads do {speedup:.2f}× the work of one here")  # fmt: skip
 
 
 if __name__ == "__main__":
