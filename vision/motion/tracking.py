@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vision.motion.camera import _Camera, _camera_ahead
-from vision.motion.flow import _flow, _topped_up
+from vision.motion.flow import _LK, _flow, _topped_up
 from vision.motion.geometry import _apply, _rotation_deg, roi_to_px
 from vision.schema import Roi
 from vision.video.decode import Frame
@@ -24,6 +24,10 @@ from vision.video.decode import Frame
 # to fail the forward–backward check, and a region around a joint holds more still features
 # than moving ones, so waiting for the total to drop can leave the part untracked for beats.
 _PART_TOP_UP_FRAMES = 5
+# The part's optical flow: a 21-px window over four pyramid levels, each feature tracked back
+# to where it started. Cheaper settings lose beats and whole exams (python -m tools.tracker_cost).
+_PART_LK = _LK
+_PART_BACK_CHECK = True
 # Whether a feature is on the moving part is judged on its steps this long either side: a
 # few beats at the slowest clonus (3 Hz), shorter than the exam's phases (rest, stretch, hold).
 _MOVER_REACH_S = 0.5
@@ -281,7 +285,7 @@ class _Part:
         step = _Step(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)))
         tracking = self._prev is not None and self._pts is not None and len(self._pts) > 0
         if tracking:
-            nxt, ok = _flow(self._prev, gray, self._pts)
+            nxt, ok = _flow(self._prev, gray, self._pts, lk=_PART_LK, back_check=_PART_BACK_CHECK)
             self._attempted += len(self._pts)
             self._survived += int(ok.sum())
         camera = camera_job.result()  # raises what the camera's step raised
