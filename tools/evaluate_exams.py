@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,11 +122,21 @@ def print_exam_rows(rows: list[ExamRow]) -> None:
         print("  ".join(f"{c:>8}" if i else f"{c:<22}" for i, c in enumerate(text)), r.reasons)
 
 
-def evaluate_exams(folder: Path, only: str | None = None, jobs: int = 1) -> tuple[list[ExamRow], dict]:
+def evaluate_exams(
+    folder: Path,
+    only: str | None = None,
+    jobs: int = 1,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple = (),
+) -> tuple[list[ExamRow], dict]:
+    """Every recording analyzed on ``jobs`` worker processes (``initializer(*initargs)`` run
+    in each first, as ``tools.tracker_cost`` sets its variant); the rows and their summary."""
     folder.mkdir(parents=True, exist_ok=True)
     cases = [(n, s) for n, s in exam_set() if not only or only in n]
     names, specs = zip(*cases, strict=True) if cases else ((), ())
-    with ProcessPoolExecutor(max(1, jobs)) as pool:
+    spawn = mp.get_context("spawn") if initializer else None  # a variant set in clean processes
+    pool = ProcessPoolExecutor(max(1, jobs), mp_context=spawn, initializer=initializer, initargs=initargs)
+    with pool:
         rows = list(pool.map(run_exam, names, specs, [folder] * len(cases)))
     return rows, summarize_exams(rows)
 

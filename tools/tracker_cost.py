@@ -7,7 +7,7 @@ way under that floor is a cheaper tracker. Each variant here is run on the reali
 
 - built: the part's flow as the analysis runs it (21-px window, four levels, forward–backward);
 - small window: the camera's window (15 px, three levels), still checked backward;
-- forward only: the same window, the backward check dropped;
+- forward only: the built window, the backward check dropped;
 - both: the small window, forward only.
 
     python -m tools.tracker_cost [--out data/eval-exams] [--bench data/bench] [--jobs 2]
@@ -23,8 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tools.evaluate import _fmt
-from tools.evaluate_exams import run_exam, summarize_exams
-from tools.exam import exam_set
+from tools.evaluate_exams import evaluate_exams
 
 VARIANTS = ("built", "small window", "forward only", "both")
 _SHOWN = ("sensitivity", "specificity", "misses_called_good", "false_alarms_called_good",
@@ -52,15 +51,12 @@ def _phases(name: str, clip: str, repeat: int) -> dict[str, float]:
 
 def measure(name: str, folder: Path, clip: Path, jobs: int, repeat: int) -> dict:
     """One variant: the exam set's summary and the warm phases (× the rgb24 decode)."""
-    spawn = mp.get_context("spawn")
-    cases = exam_set()
-    with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=use_variant, initargs=(name,)) as pool:
-        rows = list(pool.map(run_exam, *zip(*cases, strict=True), [folder] * len(cases)))
-    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+    _, summary = evaluate_exams(folder, jobs=jobs, initializer=use_variant, initargs=(name,))
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         phases = pool.submit(_phases, name, str(clip), repeat).result()
     rgb = phases["rgb24"]
     speed = {"tracking_x": phases["tracking"] / rgb, "analysis_x": phases["analysis"] / rgb}
-    return {"variant": name, **speed, **summarize_exams(rows)}
+    return {"variant": name, **speed, **summary}
 
 
 def print_table(results: list[dict]) -> None:
