@@ -116,12 +116,25 @@ def _h264_alone(path: str) -> float:
     return time.perf_counter() - t0
 
 
-def _warm_phases(path: str, repeat: int) -> dict[str, float]:
+def _cpu_s() -> float:
+    """CPU seconds this process has used so far, every thread's (user and system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wall_and_cpu(fn, *args) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), _cpu_s()
+    fn(*args)
+    return time.perf_counter() - t0, _cpu_s() - c0
+
+
+def _warm_phases(path: str, repeat: int) -> dict[str, tuple[float, float]]:
     """Where a warm worker's time goes, measured in one process, alternated ``repeat`` times
-    (medians): PyAV's rgb24 decode, H.264 decoding alone, the part's tracking alone over frames
-    already decoded (region where the analysis placed it), and the whole analysis. Decoding
-    alone plus tracking alone is what the found-part path cannot go below while its tracking
-    waits for the whole recording (the exam may come after the set-up)."""
+    (medians of wall and CPU seconds): PyAV's rgb24 decode, H.264 decoding alone, the part's
+    tracking alone over frames already decoded (region where the analysis placed it), and the
+    whole analysis. Decoding alone plus tracking alone is what the found-part path cannot go
+    below while its tracking waits for the whole recording (the exam may come after the
+    set-up); their CPU seconds are what any schedule of that work must burn."""
     from vision.motion.tracking import track_region
     from vision.pipeline import _scale, analyze_video
     from vision.video.probe import probe
@@ -130,17 +143,17 @@ def _warm_phases(path: str, repeat: int) -> dict[str, float]:
     roi = analyze_video(path, site="ankle").result.tracking.roi  # warm-up: imports, models
     info = probe(path)
     frames = [frame for frame, _ in decoded_frames(Path(path), info)]
-    runs: dict[str, list[float]] = {"rgb24": [], "h264": [], "tracking": [], "analysis": []}
+    phases = {
+        "rgb24": lambda: _decode(path),
+        "h264": lambda: _h264_alone(path),
+        "tracking": lambda: track_region(iter(frames), roi, scale=_scale(info)),
+        "analysis": lambda: analyze_video(path, site="ankle"),
+    }
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in phases}
     for _ in range(repeat):
-        runs["rgb24"].append(_decode(path)[0])
-        runs["h264"].append(_h264_alone(path))
-        t0 = time.perf_counter()
-        track_region(iter(frames), roi, scale=_scale(info))
-        runs["tracking"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        analyze_video(path, site="ankle")
-        runs["analysis"].append(time.perf_counter() - t0)
-    return {name: float(np.median(times)) for name, times in runs.items()}
+        for name, fn in phases.items():
+            runs[name].append(_wall_and_cpu(fn))
+    return {name: tuple(np.median(np.asarray(r), axis=0).tolist()) for name, r in runs.items()}
 
 
 def _two_thread_speedup(rounds: int = 40) -> float:
@@ -290,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"review files (overlay with faces obscured, plots, report) for the 10-s clip: {review[0]:.2f} s "
           f"({review[0] / review_dec[0]:.2f}× decoding it; pairs {_spread(review_ratios)}), "
           f"peak RSS {review[1]:.0f} MB")  # fmt: skip
-    _print_phases(phases, speedup)
+    _print_phases(phases, speedup, rows[0][1][0])
     print(f"detector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
     r10 = rows[0][2][1]
     for length, _, ana, *_ in rows[1:]:
@@ -299,13 +312,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_phases(phases: dict[str, float], speedup: float) -> None:
-    rgb = phases["rgb24"]
-    floor = phases["h264"] + phases["tracking"]
+def _print_phases(phases: dict[str, tuple[float, float]], speedup: float, fresh_decode_s: float) -> None:
+    """The phase row (wall, × the rgb24 decode in the same warm process), the found-part floor
+    also in the target's units (× the decode in a fresh process, as the warm row divides), and
+    the CPU seconds each phase burns."""
+    (rgb, rgb_cpu), (h264, h264_cpu) = phases["rgb24"], phases["h264"]
+    (tracking, tracking_cpu), (analysis, analysis_cpu) = phases["tracking"], phases["analysis"]
+    floor = h264 + tracking
     print(f"where a warm worker's time goes (10-s clip, one process, medians; × the rgb24 decode): "
-          f"decoding alone {phases['h264'] / rgb:.2f}×, tracking alone {phases['tracking'] / rgb:.2f}×, "
+          f"decoding alone {h264 / rgb:.2f}×, tracking alone {tracking / rgb:.2f}×, "
           f"the two in a row (the found-part path's floor) {floor / rgb:.2f}×, the analysis "
-          f"{phases['analysis'] / rgb:.2f}×; two threads do {speedup:.2f}× the work of one here")  # fmt: skip
+          f"{analysis / rgb:.2f}×; two threads do {speedup:.2f}× the work of one here")  # fmt: skip
+    print(f"the same floor × the decode in a fresh process (the warm row's units): "
+          f"{floor / fresh_decode_s:.2f}×")  # fmt: skip
+    print(f"CPU seconds (all threads): rgb24 decode {rgb_cpu:.2f} (on {rgb_cpu / rgb:.2f} cores), "
+          f"decoding alone {h264_cpu:.2f}, tracking alone {tracking_cpu:.2f} "
+          f"(on {tracking_cpu / tracking:.2f} "
+          f"cores), the analysis {analysis_cpu:.2f} (on {analysis_cpu / analysis:.2f} cores): "
+          f"{analysis_cpu / rgb_cpu:.2f}× the decode's CPU, the floor's work "
+          f"{(h264_cpu + tracking_cpu) / rgb_cpu:.2f}×")  # fmt: skip
 
 
 if __name__ == "__main__":
