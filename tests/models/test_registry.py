@@ -220,18 +220,21 @@ _DRAWING_ON_FIRST_USE = textwrap.dedent("""
     from vision.locate.landmarks import FaceLandmarker
 
     with FaceLandmarker(model_path("face_landmarker"), video=False) as lm:
-        print(len(lm.detect(astronaut_rgb())), "matplotlib" in sys.modules)
+        audio = {"sounddevice", "_sounddevice"} & set(sys.modules)  # PortAudio's binding, tried or loaded
+        print(len(lm.detect(astronaut_rgb())), "matplotlib" in sys.modules, bool(audio))
     from mediapipe.tasks.python.vision import drawing_utils
     print(drawing_utils.DrawingSpec().thickness > 0, "matplotlib" in sys.modules)
+    from mediapipe.tasks.python.audio.core import audio_record
+    print(callable(audio_record.AudioRecord), hasattr(audio_record, "sd"))  # its module ran
 """)
 
 
 def test_mediapipe_drawing_helpers_are_loaded_only_when_used(tmp_path):
-    # They import matplotlib's pyplot (most of a second in a fresh process); the landmarks do
-    # not need them, and they still work when something does.
+    # They import matplotlib's pyplot (most of a second in a fresh process), and the audio
+    # recorder PortAudio; the landmarks need neither, and both still work when something does.
     done = _run_script(tmp_path / "drawing.py", _DRAWING_ON_FIRST_USE)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["1", "False", "True", "True"]
+    assert done.stdout.split() == ["1", "False", "False", "True", "True", "True", "True"]
 
 
 def test_a_model_is_hashed_once_per_version_of_its_file(empty_store, monkeypatch):

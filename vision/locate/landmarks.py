@@ -40,16 +40,18 @@ HAND = {"wrist": 0, "index_mcp": 5, "middle_mcp": 9, "ring_mcp": 13, "pinky_mcp"
 KNUCKLES = (5, 9, 13, 17)
 # MediaPipe's vision package imports its drawing helpers, and they import matplotlib's pyplot and
 # 3-D axes: most of the second that importing MediaPipe costs a fresh process, for helpers this
-# project never calls. They are loaded on first use instead (the standard library's LazyLoader).
-_DRAWING_HELPERS = frozenset({"mediapipe.tasks.python.vision.drawing_utils",
-                              "mediapipe.tasks.python.vision.drawing_styles"})  # fmt: skip
+# project never calls; its audio tasks load PortAudio (sounddevice). They are
+# loaded on first use instead (the standard library's LazyLoader).
+_HELPERS_UNUSED_HERE = frozenset({"mediapipe.tasks.python.vision.drawing_utils",
+                                  "mediapipe.tasks.python.vision.drawing_styles",
+                                  "mediapipe.tasks.python.audio"})  # fmt: skip
 
 
 class _LoadedOnFirstUse(importlib.abc.MetaPathFinder):
-    """Finds MediaPipe's drawing helpers as usual, but executes them on first attribute access."""
+    """Finds those MediaPipe modules as usual, but executes them on first attribute access."""
 
     def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if name not in _DRAWING_HELPERS:
+        if name not in _HELPERS_UNUSED_HERE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
@@ -57,7 +59,7 @@ class _LoadedOnFirstUse(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _defer_drawing_helpers() -> None:
+def _defer_unused_helpers() -> None:
     if not any(isinstance(f, _LoadedOnFirstUse) for f in sys.meta_path):
         sys.meta_path.insert(0, _LoadedOnFirstUse())
 
@@ -78,7 +80,7 @@ class _Landmarker(Closing):
     found = ""  # the result's field that holds the landmarks found
 
     def __init__(self, model_path: str | Path, *, video: bool = True) -> None:
-        _defer_drawing_helpers()
+        _defer_unused_helpers()
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python import vision as mp_vision
