@@ -17,6 +17,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -124,13 +125,18 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _wall_and_cpu(fn, *args) -> tuple[float, float]:
+class Timing(NamedTuple):
+    wall_s: float
+    cpu_s: float  # every thread's
+
+
+def _timed(fn) -> Timing:
     t0, c0 = time.perf_counter(), _cpu_s()
-    fn(*args)
-    return time.perf_counter() - t0, _cpu_s() - c0
+    fn()
+    return Timing(time.perf_counter() - t0, _cpu_s() - c0)
 
 
-def _warm_phases(path: str, repeat: int) -> dict[str, tuple[float, float]]:
+def _warm_phases(path: str, repeat: int) -> dict[str, Timing]:
     """Where a warm worker's time goes, measured in one process, alternated ``repeat`` times
     (medians of wall and CPU seconds): PyAV's rgb24 decode, H.264 decoding alone, the part's
     tracking alone over frames already decoded (region where the analysis placed it), and the
@@ -151,11 +157,11 @@ def _warm_phases(path: str, repeat: int) -> dict[str, tuple[float, float]]:
         "tracking": lambda: track_region(iter(frames), roi, scale=_scale(info)),
         "analysis": lambda: analyze_video(path, site="ankle"),
     }
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in phases}
+    runs: dict[str, list[Timing]] = {name: [] for name in phases}
     for _ in range(repeat):
         for name, fn in phases.items():
-            runs[name].append(_wall_and_cpu(fn))
-    return {name: tuple(np.median(np.asarray(r), axis=0).tolist()) for name, r in runs.items()}
+            runs[name].append(_timed(fn))
+    return {name: Timing(*np.median(np.asarray(r), axis=0).tolist()) for name, r in runs.items()}
 
 
 def _two_thread_speedup(rounds: int = 40) -> float:
@@ -314,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_phases(phases: dict[str, tuple[float, float]], speedup: float, fresh_decode_s: float) -> None:
+def _print_phases(phases: dict[str, Timing], speedup: float, fresh_decode_s: float) -> None:
     """The phase row (wall, × the rgb24 decode in the same warm process), the found-part floor
     also in the target's units (× the decode in a fresh process, as the warm row divides), and
     the CPU seconds each phase burns."""
@@ -331,9 +337,9 @@ def _print_phases(phases: dict[str, tuple[float, float]], speedup: float, fresh_
           f"{verdict} the {WARM_TARGET_X}× warm target (no analysis that tracks after it decodes goes "
           f"below its floor)")  # fmt: skip
     print(f"CPU seconds (all threads): rgb24 decode {rgb_cpu:.2f} (on {rgb_cpu / rgb:.2f} cores), "
-          f"decoding alone {h264_cpu:.2f}, tracking alone {tracking_cpu:.2f} "
-          f"(on {tracking_cpu / tracking:.2f} "
-          f"cores), the analysis {analysis_cpu:.2f} (on {analysis_cpu / analysis:.2f} cores): "
+          f"decoding alone {h264_cpu:.2f}, "
+          f"tracking alone {tracking_cpu:.2f} (on {tracking_cpu / tracking:.2f} cores), "
+          f"the analysis {analysis_cpu:.2f} (on {analysis_cpu / analysis:.2f} cores): "
           f"{analysis_cpu / rgb_cpu:.2f}× the decode's CPU, the floor's work "
           f"{(h264_cpu + tracking_cpu) / rgb_cpu:.2f}×")  # fmt: skip
 

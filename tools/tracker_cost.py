@@ -21,9 +21,13 @@ import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tools.evaluate import _fmt
 from tools.evaluate_exams import evaluate_exams
+
+if TYPE_CHECKING:
+    from tools.bench import Timing
 
 VARIANTS = ("built", "small window", "forward only", "both")
 _SHOWN = ("sensitivity", "specificity", "misses_called_good", "false_alarms_called_good",
@@ -42,7 +46,7 @@ def use_variant(name: str) -> None:
     tracking._PART_BACK_CHECK = name in ("built", "small window")
 
 
-def _phases(name: str, clip: str, repeat: int) -> dict[str, tuple[float, float]]:
+def _phases(name: str, clip: str, repeat: int) -> dict[str, Timing]:
     from tools.bench import _warm_phases
 
     use_variant(name)
@@ -54,8 +58,8 @@ def measure(name: str, folder: Path, clip: Path, jobs: int, repeat: int) -> dict
     _, summary = evaluate_exams(folder, jobs=jobs, initializer=use_variant, initargs=(name,))
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         phases = pool.submit(_phases, name, str(clip), repeat).result()
-    rgb = phases["rgb24"][0]  # wall seconds (CPU seconds are [1])
-    speed = {"tracking_x": phases["tracking"][0] / rgb, "analysis_x": phases["analysis"][0] / rgb}
+    rgb = phases["rgb24"].wall_s
+    speed = {"tracking_x": phases["tracking"].wall_s / rgb, "analysis_x": phases["analysis"].wall_s / rgb}
     return {"variant": name, **speed, **summary}
 
 
