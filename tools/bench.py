@@ -15,6 +15,7 @@ import multiprocessing as mp
 import resource
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -204,6 +205,28 @@ def _detector_60s() -> tuple[float, float, int]:
     return (time.perf_counter() - t0) / runs, _peak_rss_mb(), len(t)
 
 
+def _by_thread(path: str, kind: str) -> tuple[Counter[str], float]:
+    """CPU seconds by thread over one analysis in this fresh process: its first (``fresh``, the
+    imports included), its second (``warm``), or the part's tracking alone over frames already
+    decoded (``tracking``, after a first analysis placed the region)."""
+    from tools.thread_cpu import cpu_by_thread
+    from vision.pipeline import _scale, analyze_video
+
+    analysis = lambda: analyze_video(path, site="ankle")  # noqa: E731
+    if kind == "fresh":
+        return cpu_by_thread(analysis)
+    roi = analysis().result.tracking.roi
+    if kind == "warm":
+        return cpu_by_thread(analysis)
+    from vision.motion.tracking import track_region
+    from vision.video.probe import probe
+    from vision.video.single_pass import decoded_frames
+
+    info = probe(path)
+    frames = [frame for frame, _ in decoded_frames(Path(path), info)]
+    return cpu_by_thread(lambda: track_region(iter(frames), roi, scale=_scale(info)))
+
+
 def _in_fresh_process(fn, *args) -> tuple[float, float, int]:
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
@@ -291,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         phases = pool.submit(_warm_phases, str(clips[10]), repeat).result()
         speedup = pool.submit(_two_thread_speedup).result()
+    threads = {
+        kind: _in_fresh_process(_by_thread, str(clips[10]), kind) for kind in ("fresh", "warm", "tracking")
+    }
     print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
     print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
           f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
@@ -312,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({review[0] / review_dec[0]:.2f}× decoding it; pairs {_spread(review_ratios)}), "
           f"peak RSS {review[1]:.0f} MB")  # fmt: skip
     _print_phases(phases, speedup, rows[0][1][0])
+    _print_threads(threads)
     print(f"detector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
     r10 = rows[0][2][1]
     for length, _, ana, *_ in rows[1:]:
@@ -342,6 +369,19 @@ def _print_phases(phases: dict[str, Timing], speedup: float, fresh_decode_s: flo
           f"the analysis {analysis_cpu:.2f} (on {analysis_cpu / analysis:.2f} cores): "
           f"{analysis_cpu / rgb_cpu:.2f}× the decode's CPU, the floor's work "
           f"{(h264_cpu + tracking_cpu) / rgb_cpu:.2f}×")  # fmt: skip
+
+
+def _print_threads(threads: dict[str, tuple[Counter[str], float]]) -> None:
+    """CPU seconds by thread over one fresh and one warm analysis and the tracking alone (where
+    /proc tells): a thread busy all along (the main thread while it tracks) is the critical path."""
+    from tools.thread_cpu import available, summary
+
+    if not available():
+        return
+    for kind, (spent, wall_s) in threads.items():
+        what = "the tracking alone" if kind == "tracking" else f"one {kind} analysis"
+        print(f"CPU by thread, {what} (10-s clip, {wall_s:.2f} s, {sum(spent.values()):.2f} CPU-s): "
+              f"{summary(spent, wall_s)}")  # fmt: skip
 
 
 if __name__ == "__main__":
