@@ -229,7 +229,7 @@ _DRAWING_ON_FIRST_USE = textwrap.dedent("""
 """)
 
 
-def test_mediapipe_drawing_helpers_are_loaded_only_when_used(tmp_path):
+def test_mediapipe_s_drawing_helpers_and_audio_tasks_are_loaded_only_when_used(tmp_path):
     # They import matplotlib's pyplot (most of a second in a fresh process), and the audio
     # recorder PortAudio; the landmarks need neither, and both still work when something does.
     done = _run_script(tmp_path / "drawing.py", _DRAWING_ON_FIRST_USE)
