@@ -25,3 +25,17 @@ def test_a_clip_looped_twice_holds_its_frames_twice_in_time_order_with_its_rotat
     (tmp_path / "short").mkdir()
     cut = looped_clip(path.rename(tmp_path / "short" / path.name), 2, max_s=3.5)
     assert 3.3 <= probe(cut).duration_s <= 3.5 + 1 / 30
+
+
+def test_the_phase_row_s_fresh_decode_runs_in_a_new_interpreter_from_any_folder(tmp_path, monkeypatch):
+    # The floor is put in the warm row's units with a fresh process's decode timed in the same
+    # rounds; it is started from the phases' own pool worker, whose folder may be anywhere.
+    from tools.bench import _decode_in_a_fresh_process
+
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, width=64, height=48, fps=30.0) as writer:
+        for i in range(10):
+            writer.write(np.full((48, 64, 3), 20 * i, np.uint8), i / 30.0)
+    monkeypatch.chdir(tmp_path)
+    seconds = _decode_in_a_fresh_process(str(path))
+    assert 0 < seconds < 60
