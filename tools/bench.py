@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -121,8 +122,8 @@ def _h264_alone(path: str) -> float:
 
 
 def _decode_in_a_fresh_process(path: str) -> float:
-    """``_decode``'s wall seconds in a new interpreter (as the pairs time it, PyAV's import
-    included), from any process: a pool's worker may not start processes of its own."""
+    """``_decode``'s wall seconds in a new interpreter, PyAV's import included, as the pairs
+    time it (run from the project's folder, wherever the bench was started)."""
     import subprocess
 
     code = "import sys; from tools.bench import _decode; print(_decode(sys.argv[1])[0])"
@@ -162,18 +163,13 @@ def _warm_phases(path: str, repeat: int) -> dict[str, Timing]:
     the same rounds: the host's speed drifts over minutes, so the floor is put in the warm
     row's units with a decode of the same moments, not with the pairs' of minutes before (its
     CPU seconds are not this process's: 0)."""
-    from vision.motion.tracking import track_region
-    from vision.pipeline import _scale, analyze_video
-    from vision.video.probe import probe
-    from vision.video.single_pass import decoded_frames
+    from vision.pipeline import analyze_video
 
     roi = analyze_video(path, site="ankle").result.tracking.roi  # warm-up: imports, models
-    info = probe(path)
-    frames = [frame for frame, _ in decoded_frames(Path(path), info)]
     phases = {
         "rgb24": lambda: _decode(path),
         "h264": lambda: _h264_alone(path),
-        "tracking": lambda: track_region(iter(frames), roi, scale=_scale(info)),
+        "tracking": _tracking_alone(path, roi),
         "analysis": lambda: analyze_video(path, site="ankle"),
     }
     runs: dict[str, list[Timing]] = {name: [] for name in (*phases, "rgb24 fresh")}
@@ -229,21 +225,25 @@ def _by_thread(path: str, kind: str) -> tuple[Counter[str], float]:
     imports included), its second (``warm``), or the part's tracking alone over frames already
     decoded (``tracking``, after a first analysis placed the region)."""
     from tools.thread_cpu import cpu_by_thread
-    from vision.pipeline import _scale, analyze_video
+    from vision.pipeline import analyze_video
 
     analysis = lambda: analyze_video(path, site="ankle")  # noqa: E731
     if kind == "fresh":
         return cpu_by_thread(analysis)
     roi = analysis().result.tracking.roi
-    if kind == "warm":
-        return cpu_by_thread(analysis)
+    return cpu_by_thread(analysis if kind == "warm" else _tracking_alone(path, roi))
+
+
+def _tracking_alone(path: str, roi) -> Callable[[], object]:
+    """The part's tracking in ``roi`` alone, over the clip's frames decoded beforehand."""
     from vision.motion.tracking import track_region
+    from vision.pipeline import _scale
     from vision.video.probe import probe
     from vision.video.single_pass import decoded_frames
 
     info = probe(path)
     frames = [frame for frame, _ in decoded_frames(Path(path), info)]
-    return cpu_by_thread(lambda: track_region(iter(frames), roi, scale=_scale(info)))
+    return lambda: track_region(iter(frames), roi, scale=_scale(info))
 
 
 def _in_fresh_process(fn, *args) -> tuple[float, float, int]:

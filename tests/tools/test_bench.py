@@ -29,7 +29,7 @@ def test_a_clip_looped_twice_holds_its_frames_twice_in_time_order_with_its_rotat
 
 def test_the_phase_row_s_fresh_decode_runs_in_a_new_interpreter_from_any_folder(tmp_path, monkeypatch):
     # The floor is put in the warm row's units with a fresh process's decode timed in the same
-    # rounds; it is started from the phases' own pool worker, whose folder may be anywhere.
+    # rounds, started from whatever folder the bench runs in.
     from tools.bench import _decode_in_a_fresh_process
 
     path = tmp_path / "clip.mp4"
