@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tools.thread_cpu import available, cpu_by_thread, process_cpu_s, summary
+
 WARM_TARGET_X = 1.6  # a warm worker's analysis, × the rgb24 decode in a fresh process (#26)
 
 
@@ -134,21 +136,15 @@ def _decode_in_a_fresh_process(path: str) -> float:
     return float(out.stdout.split()[-1])
 
 
-def _cpu_s() -> float:
-    """CPU seconds this process has used so far, every thread's (user and system)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 class Timing(NamedTuple):
     wall_s: float
     cpu_s: float  # every thread's
 
 
 def _timed(fn) -> Timing:
-    t0, c0 = time.perf_counter(), _cpu_s()
+    t0, c0 = time.perf_counter(), process_cpu_s()
     fn()
-    return Timing(time.perf_counter() - t0, _cpu_s() - c0)
+    return Timing(time.perf_counter() - t0, process_cpu_s() - c0)
 
 
 def _warm_phases(path: str, repeat: int) -> dict[str, Timing]:
@@ -224,7 +220,6 @@ def _by_thread(path: str, kind: str) -> tuple[Counter[str], float]:
     """CPU seconds by thread over one analysis in this fresh process: its first (``fresh``, the
     imports included), its second (``warm``), or the part's tracking alone over frames already
     decoded (``tracking``, after a first analysis placed the region)."""
-    from tools.thread_cpu import cpu_by_thread
     from vision.pipeline import analyze_video
 
     analysis = lambda: analyze_video(path, site="ankle")  # noqa: E731
@@ -333,9 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         phases = pool.submit(_warm_phases, str(clips[10]), repeat).result()
         speedup = pool.submit(_two_thread_speedup).result()
-    threads = {
-        kind: _in_fresh_process(_by_thread, str(clips[10]), kind) for kind in ("fresh", "warm", "tracking")
-    }
+    kinds = ("fresh", "warm", "tracking") if available() else ()  # read from Linux's /proc
+    threads = {kind: _in_fresh_process(_by_thread, str(clips[10]), kind) for kind in kinds}
     print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
     print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
           f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
@@ -391,12 +385,8 @@ def _print_phases(phases: dict[str, Timing], speedup: float) -> None:
 
 
 def _print_threads(threads: dict[str, tuple[Counter[str], float]]) -> None:
-    """CPU seconds by thread over one fresh and one warm analysis and the tracking alone (where
-    /proc tells): a thread busy all along (the main thread while it tracks) is the critical path."""
-    from tools.thread_cpu import available, summary
-
-    if not available():
-        return
+    """CPU seconds by thread over one fresh and one warm analysis and the tracking alone: a thread
+    busy all along (the main thread while it tracks) is the critical path."""
     for kind, (spent, wall_s) in threads.items():
         what = "the tracking alone" if kind == "tracking" else f"one {kind} analysis"
         print(f"CPU by thread, {what} (10-s clip, {wall_s:.2f} s, {sum(spent.values()):.2f} CPU-s): "

@@ -23,7 +23,8 @@ _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 _SAMPLER = "thread-cpu sampler"
 
 
-def _process_cpu_s() -> float:
+def process_cpu_s() -> float:
+    """CPU seconds this process has used so far, every thread's (user and system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -72,14 +73,14 @@ def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[C
             seen.update(_sample())
 
     sampler = threading.Thread(target=watch, name=_SAMPLER, daemon=True)
-    cpu0, t0 = _process_cpu_s(), time.perf_counter()
+    cpu0, t0 = process_cpu_s(), time.perf_counter()
     sampler.start()
     fn()
     wall_s = time.perf_counter() - t0
     done.set()
     sampler.join()
     seen.update(_sample())
-    total_s = _process_cpu_s() - cpu0
+    total_s = process_cpu_s() - cpu0
     spent: Counter[str] = Counter()
     for tid, (label, cpu_s) in seen.items():
         spent[label] += cpu_s - before.get(tid, (label, 0.0))[1]
