@@ -123,19 +123,6 @@ def _h264_alone(path: str) -> float:
     return time.perf_counter() - t0
 
 
-def _decode_in_a_fresh_process(path: str) -> float:
-    """``_decode``'s wall seconds in a new interpreter, PyAV's import included, as the pairs
-    time it (run from the project's folder, wherever the bench was started)."""
-    import subprocess
-
-    code = "import sys; from tools.bench import _decode; print(_decode(sys.argv[1])[0])"
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", code, path], cwd=root, capture_output=True, text=True, check=True
-    )
-    return float(out.stdout.split()[-1])
-
-
 class Timing(NamedTuple):
     wall_s: float
     cpu_s: float  # every thread's
@@ -158,7 +145,7 @@ def _warm_phases(path: str, repeat: int) -> dict[str, Timing]:
     ``rgb24 fresh`` is the rgb24 decode in a fresh process (the warm row's divisor), timed in
     the same rounds: the host's speed drifts over minutes, so the floor is put in the warm
     row's units with a decode of the same moments, not with the pairs' of minutes before (its
-    CPU seconds are not this process's: 0)."""
+    CPU seconds are not this process's: not a number)."""
     from vision.pipeline import analyze_video
 
     roi = analyze_video(path, site="ankle").result.tracking.roi  # warm-up: imports, models
@@ -172,7 +159,7 @@ def _warm_phases(path: str, repeat: int) -> dict[str, Timing]:
     for _ in range(repeat):
         for name, fn in phases.items():
             runs[name].append(_timed(fn))
-        runs["rgb24 fresh"].append(Timing(_decode_in_a_fresh_process(path), 0.0))
+        runs["rgb24 fresh"].append(Timing(_in_fresh_process(_decode, path)[0], float("nan")))
     return {name: Timing(*np.median(np.asarray(r), axis=0).tolist()) for name, r in runs.items()}
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import resource
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -46,12 +47,9 @@ def _sample() -> dict[int, tuple[str, float]]:
             stat = (task / "stat").read_text()
         except OSError:  # ended meanwhile
             continue
-        native = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(task.name)] = (
-            _label(native, names.get(int(task.name))),
-            (int(fields[11]) + int(fields[12])) * _TICK_S,
-        )
+        tid, native = int(task.name), stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()  # utime and stime are the 14th and 15th
+        out[tid] = (_label(native, names.get(tid)), (int(fields[11]) + int(fields[12])) * _TICK_S)
     return out
 
 
@@ -62,8 +60,6 @@ def available() -> bool:
 def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[Counter[str], float]:
     """CPU seconds each thread label burned while ``fn`` ran, and the wall seconds it took.
     The sampler's own CPU is left out of both the labels and ``unattributed``."""
-    import time
-
     before = _sample()
     seen: dict[int, tuple[str, float]] = {}
     done = threading.Event()

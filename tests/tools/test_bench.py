@@ -27,15 +27,14 @@ def test_a_clip_looped_twice_holds_its_frames_twice_in_time_order_with_its_rotat
     assert 3.3 <= probe(cut).duration_s <= 3.5 + 1 / 30
 
 
-def test_the_phase_row_s_fresh_decode_runs_in_a_new_interpreter_from_any_folder(tmp_path, monkeypatch):
+def test_the_phase_row_s_fresh_decode_runs_in_a_process_of_its_own_started_from_the_phases_own(tmp_path):
     # The floor is put in the warm row's units with a fresh process's decode timed in the same
-    # rounds, started from whatever folder the bench runs in.
-    from tools.bench import _decode_in_a_fresh_process
+    # rounds; the phases run in a fresh process themselves, which starts it.
+    from tools.bench import _decode, _in_fresh_process
 
     path = tmp_path / "clip.mp4"
     with VideoWriter(path, width=64, height=48, fps=30.0) as writer:
         for i in range(10):
             writer.write(np.full((48, 64, 3), 20 * i, np.uint8), i / 30.0)
-    monkeypatch.chdir(tmp_path)
-    seconds = _decode_in_a_fresh_process(str(path))
-    assert 0 < seconds < 60
+    seconds, _, frames = _in_fresh_process(_in_fresh_process, _decode, str(path))
+    assert 0 < seconds < 60 and frames == 10
