@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tools.thread_cpu import available, cpu_by_thread, process_cpu_s, summary
+from tools.thread_cpu import available, busy_cores, cpu_by_thread, process_cpu_s, summary
 
 WARM_TARGET_X = 1.6  # a warm worker's analysis, × the rgb24 decode in a fresh process (#26)
 
@@ -216,6 +217,14 @@ def _by_thread(path: str, kind: str) -> tuple[Counter[str], float]:
     return cpu_by_thread(analysis if kind == "warm" else _tracking_alone(path, roi))
 
 
+def _busy(path: str) -> list[tuple[float, float]]:
+    """The cores a warm analysis keeps busy, tenth of a second by tenth (after a first one)."""
+    from vision.pipeline import analyze_video
+
+    analyze_video(path, site="ankle")
+    return busy_cores(lambda: analyze_video(path, site="ankle"))
+
+
 def _tracking_alone(path: str, roi) -> Callable[[], object]:
     """The part's tracking in ``roi`` alone, over the clip's frames decoded beforehand."""
     from vision.motion.tracking import track_region
@@ -317,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup = pool.submit(_two_thread_speedup).result()
     kinds = ("fresh", "warm", "tracking") if available() else ()  # read from Linux's /proc
     threads = {kind: _in_fresh_process(_by_thread, str(clips[10]), kind) for kind in kinds}
+    busy = _in_fresh_process(_busy, str(clips[10]))
     print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
     print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
           f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
@@ -338,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({review[0] / review_dec[0]:.2f}× decoding it; pairs {_spread(review_ratios)}), "
           f"peak RSS {review[1]:.0f} MB")  # fmt: skip
     _print_phases(phases, speedup)
+    _print_busy(busy, phases)
     _print_threads(threads)
     print(f"detector alone on a 60-s, 30 fps signal: {det[0] * 1000:.1f} ms per call")
     r10 = rows[0][2][1]
@@ -363,12 +374,45 @@ def _print_phases(phases: dict[str, Timing], speedup: float) -> None:
     print(f"× the rgb24 decode in a fresh process timed in the same rounds (the warm row's units): the "
           f"floor {floor / fresh:.2f}×, {verdict} the {WARM_TARGET_X}× warm target (no analysis that "
           f"tracks after it decodes goes below its floor), the analysis {analysis / fresh:.2f}×")  # fmt: skip
+    cores = _cores()
+    least, least_floor = analysis_cpu / cores / fresh, (h264_cpu + tracking_cpu) / cores / fresh
+    print(f"the least wall time any schedule of the same work could take on this machine's {cores} "
+          f"cores (its CPU seconds ÷ {cores}), × that fresh decode: the analysis {least:.2f}×, the "
+          f"floor's work {least_floor:.2f}× (at or over {WARM_TARGET_X}×: no rescheduling of the "
+          f"work reaches the warm target; only less work can); within {WARM_TARGET_X}× the analysis's "
+          f"work needs {_needed_cores(phases):.2f} cores busy from start to end, it kept "
+          f"{analysis_cpu / analysis:.2f} busy, PyAV's own decode {rgb_cpu / rgb:.2f}")  # fmt: skip
     print(f"CPU seconds (all threads): rgb24 decode {rgb_cpu:.2f} (on {rgb_cpu / rgb:.2f} cores), "
           f"decoding alone {h264_cpu:.2f}, "
           f"tracking alone {tracking_cpu:.2f} (on {tracking_cpu / tracking:.2f} cores), "
           f"the analysis {analysis_cpu:.2f} (on {analysis_cpu / analysis:.2f} cores): "
           f"{analysis_cpu / rgb_cpu:.2f}× the decode's CPU, the floor's work "
           f"{(h264_cpu + tracking_cpu) / rgb_cpu:.2f}×")  # fmt: skip
+
+
+def _needed_cores(phases: dict[str, Timing]) -> float:
+    """The cores the warm analysis's work must keep busy, on average, to finish within the warm
+    target (× the fresh decode timed in the same rounds)."""
+    return phases["analysis"].cpu_s / (WARM_TARGET_X * phases["rgb24 fresh"].wall_s)
+
+
+def _print_busy(busy: list[tuple[float, float]], phases: dict[str, Timing]) -> None:
+    """The cores a warm analysis kept busy, tenth by tenth, beside what the warm target needs
+    throughout; and where fewer than three quarters of the machine's were (the start, the
+    placement, the end)."""
+    cores = sorted(c for _, c in busy)
+    starts = [0.0] + [end for end, _ in busy[:-1]]
+    low = 0.75 * _cores()
+    spans = zip(starts, busy, strict=True)
+    quiet = ", ".join(f"{t0:.1f}–{end:.1f} s {c:.1f}" for t0, (end, c) in spans if c < low)
+    print(f"cores a warm analysis kept busy, tenth of a second by tenth ({busy[-1][0]:.2f} s): median "
+          f"{cores[len(cores) // 2]:.2f}, busiest tenth {cores[-1]:.2f}; the warm target needs "
+          f"{_needed_cores(phases):.2f} throughout; under {low:.1f}: {quiet or 'none'}")  # fmt: skip
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _print_threads(threads: dict[str, tuple[Counter[str], float]]) -> None:

@@ -10,6 +10,7 @@ samples miss is reported as ``unattributed``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import resource
@@ -85,6 +86,29 @@ def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[C
     if missed_s >= 0.01:
         spent["unattributed"] = missed_s
     return spent, wall_s
+
+
+def busy_cores(fn: Callable[[], object], interval_s: float = 0.1) -> list[tuple[float, float]]:
+    """How many cores this process kept busy while ``fn`` ran, interval by interval: for each,
+    the seconds from the start to its end and its CPU seconds ÷ its wall seconds (every
+    ``interval_s``; the last is shorter). The sampler's own reads are in the figures."""
+    marks: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(interval_s):
+            marks.append((time.perf_counter(), process_cpu_s()))
+
+    sampler = threading.Thread(target=watch, name=_SAMPLER, daemon=True)
+    marks.append((time.perf_counter(), process_cpu_s()))
+    sampler.start()
+    fn()
+    done.set()
+    sampler.join()
+    marks.append((time.perf_counter(), process_cpu_s()))
+    start = marks[0][0]
+    pairs = itertools.pairwise(marks)
+    return [(t1 - start, (c1 - c0) / (t1 - t0)) for (t0, c0), (t1, c1) in pairs if t1 > t0]
 
 
 def summary(spent: Counter[str], wall_s: float, top: int = 8) -> str:
