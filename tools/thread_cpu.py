@@ -5,7 +5,8 @@ process's extra CPU goes are what the per-phase totals cannot tell. Threads are 
 names them (a pool's ``camera_0`` counted as ``camera``) or, for native threads, as the kernel
 does (libavcodec's ``av:h264:df0``); unnamed native threads (OpenCV's and TFLite's pools) count
 as ``native pools``. A thread that ends between two samples loses its last interval: what the
-samples miss is reported as ``unattributed``.
+samples miss is reported as ``unattributed``. ``busy_cores`` gives the whole process's cores kept
+busy, interval by interval: where a run idles.
 """
 
 from __future__ import annotations
