@@ -204,25 +204,20 @@ def _detector_60s() -> tuple[float, float, int]:
     return (time.perf_counter() - t0) / runs, _peak_rss_mb(), len(t)
 
 
-def _by_thread(path: str, kind: str) -> tuple[Counter[str], float]:
-    """CPU seconds by thread over one analysis in this fresh process: its first (``fresh``, the
-    imports included), its second (``warm``), or the part's tracking alone over frames already
-    decoded (``tracking``, after a first analysis placed the region)."""
+def _by_thread(
+    path: str, kind: str, measure: Callable[[Callable[[], object]], object] = cpu_by_thread
+) -> object:
+    """``measure`` (by default the CPU seconds by thread) over one analysis in this fresh
+    process: its first (``fresh``, the imports included), its second (``warm``), or the part's
+    tracking alone over frames already decoded (``tracking``, after a first analysis placed the
+    region)."""
     from vision.pipeline import analyze_video
 
     analysis = lambda: analyze_video(path, site="ankle")  # noqa: E731
     if kind == "fresh":
-        return cpu_by_thread(analysis)
+        return measure(analysis)
     roi = analysis().result.tracking.roi
-    return cpu_by_thread(analysis if kind == "warm" else _tracking_alone(path, roi))
-
-
-def _busy(path: str) -> list[tuple[float, float]]:
-    """The cores a warm analysis keeps busy, tenth of a second by tenth (after a first one)."""
-    from vision.pipeline import analyze_video
-
-    analyze_video(path, site="ankle")
-    return busy_cores(lambda: analyze_video(path, site="ankle"))
+    return measure(analysis if kind == "warm" else _tracking_alone(path, roi))
 
 
 def _tracking_alone(path: str, roi) -> Callable[[], object]:
@@ -326,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup = pool.submit(_two_thread_speedup).result()
     kinds = ("fresh", "warm", "tracking") if available() else ()  # read from Linux's /proc
     threads = {kind: _in_fresh_process(_by_thread, str(clips[10]), kind) for kind in kinds}
-    busy = _in_fresh_process(_busy, str(clips[10]))
+    busy = _in_fresh_process(_by_thread, str(clips[10]), "warm", busy_cores)
     print(f"median of {repeat} decode/analysis pairs, each in a fresh process; each pair's ratio in brackets")
     print(f"{'clip':<22}{'decode s':>10}{'analysis s':>12}{'baseline s':>12}{'analysis/decode':>26}"
           f"{'baseline/analysis':>19}{'RSS decode':>12}{'RSS analysis':>14}{'RSS baseline':>14}")  # fmt: skip
@@ -396,16 +391,14 @@ def _needed_cores(phases: dict[str, Timing]) -> float:
     return phases["analysis"].cpu_s / (WARM_TARGET_X * phases["rgb24 fresh"].wall_s)
 
 
-def _print_busy(busy: list[tuple[float, float]], phases: dict[str, Timing]) -> None:
+def _print_busy(busy: list[tuple[float, float, float]], phases: dict[str, Timing]) -> None:
     """The cores a warm analysis kept busy, tenth by tenth, beside what the warm target needs
     throughout; and where fewer than three quarters of the machine's were (the start, the
     placement, the end)."""
-    cores = sorted(c for _, c in busy)
-    starts = [0.0] + [end for end, _ in busy[:-1]]
+    cores = sorted(c for *_, c in busy)
     low = 0.75 * _cores()
-    spans = zip(starts, busy, strict=True)
-    quiet = ", ".join(f"{t0:.1f}–{end:.1f} s {c:.1f}" for t0, (end, c) in spans if c < low)
-    print(f"cores a warm analysis kept busy, tenth of a second by tenth ({busy[-1][0]:.2f} s): median "
+    quiet = ", ".join(f"{t0:.1f}–{t1:.1f} s {c:.1f}" for t0, t1, c in busy if c < low)
+    print(f"cores a warm analysis kept busy, tenth of a second by tenth ({busy[-1][1]:.2f} s): median "
           f"{cores[len(cores) // 2]:.2f}, busiest tenth {cores[-1]:.2f}; the warm target needs "
           f"{_needed_cores(phases):.2f} throughout; under {low:.1f}: {quiet or 'none'}")  # fmt: skip
 

@@ -59,24 +59,32 @@ def available() -> bool:
     return _TASKS.is_dir()
 
 
-def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[Counter[str], float]:
-    """CPU seconds each thread label burned while ``fn`` ran, and the wall seconds it took.
-    The sampler's own CPU is left out of both the labels and ``unattributed``."""
-    before = _sample()
-    seen: dict[int, tuple[str, float]] = {}
+def _while_sampling(fn: Callable[[], object], interval_s: float, take: Callable[[], object]) -> float:
+    """Run ``fn`` while a sampler thread calls ``take`` every ``interval_s``; the wall seconds
+    ``fn`` took. The sampler has ended when this returns."""
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(interval_s):
-            seen.update(_sample())
+            take()
 
     sampler = threading.Thread(target=watch, name=_SAMPLER, daemon=True)
-    cpu0, t0 = process_cpu_s(), time.perf_counter()
+    t0 = time.perf_counter()
     sampler.start()
     fn()
     wall_s = time.perf_counter() - t0
     done.set()
     sampler.join()
+    return wall_s
+
+
+def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[Counter[str], float]:
+    """CPU seconds each thread label burned while ``fn`` ran, and the wall seconds it took.
+    The sampler's own CPU is left out of both the labels and ``unattributed``."""
+    before = _sample()
+    seen: dict[int, tuple[str, float]] = {}
+    cpu0 = process_cpu_s()
+    wall_s = _while_sampling(fn, interval_s, lambda: seen.update(_sample()))
     seen.update(_sample())
     total_s = process_cpu_s() - cpu0
     spent: Counter[str] = Counter()
@@ -89,27 +97,16 @@ def cpu_by_thread(fn: Callable[[], object], interval_s: float = 0.05) -> tuple[C
     return spent, wall_s
 
 
-def busy_cores(fn: Callable[[], object], interval_s: float = 0.1) -> list[tuple[float, float]]:
+def busy_cores(fn: Callable[[], object], interval_s: float = 0.1) -> list[tuple[float, float, float]]:
     """How many cores this process kept busy while ``fn`` ran, interval by interval: for each,
-    the seconds from the start to its end and its CPU seconds ÷ its wall seconds (every
+    its start and end (seconds from the first) and its CPU seconds ÷ its wall seconds (every
     ``interval_s``; the last is shorter). The sampler's own reads are in the figures."""
-    marks: list[tuple[float, float]] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(interval_s):
-            marks.append((time.perf_counter(), process_cpu_s()))
-
-    sampler = threading.Thread(target=watch, name=_SAMPLER, daemon=True)
-    marks.append((time.perf_counter(), process_cpu_s()))
-    sampler.start()
-    fn()
-    done.set()
-    sampler.join()
+    marks = [(time.perf_counter(), process_cpu_s())]
+    _while_sampling(fn, interval_s, lambda: marks.append((time.perf_counter(), process_cpu_s())))
     marks.append((time.perf_counter(), process_cpu_s()))
     start = marks[0][0]
     pairs = itertools.pairwise(marks)
-    return [(t1 - start, (c1 - c0) / (t1 - t0)) for (t0, c0), (t1, c1) in pairs if t1 > t0]
+    return [(t0 - start, t1 - start, (c1 - c0) / (t1 - t0)) for (t0, c0), (t1, c1) in pairs if t1 > t0]
 
 
 def summary(spent: Counter[str], wall_s: float, top: int = 8) -> str:
